@@ -1,0 +1,26 @@
+# One command runs the service, one runs the tests; each installs what it needs into .venv/.
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
+
+.PHONY: run test bench-transitions clean
+
+$(STAMP):
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+# The service on the embedded default: a SQLite file here, demo data, emails captured locally.
+run: $(STAMP)
+	$(VENV)/bin/rso up --demo
+
+# The whole suite, on SQLite and on PostgreSQL (started here if it is down).
+test: $(STAMP)
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench-transitions: $(STAMP)
+	$(VENV)/bin/python -m bench.transitions $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache rso.db rso.db-wal rso.db-shm

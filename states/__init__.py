@@ -1,0 +1,1 @@
+"""The lifecycles as data: pure, no database, no clock, no email."""
