@@ -1,0 +1,103 @@
+"""Engines and column types that behave the same on SQLite and PostgreSQL.
+
+The configured URL names the database (`sqlite:///rso.db`, `postgresql+psycopg://…`); the
+service talks to it through async drivers (aiosqlite, asyncpg) and migrations through sync
+ones (pysqlite, psycopg), so one `RSO_DATABASE_URL` serves both.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url  # noqa: F401  (re-exported)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_PG = {"postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg", "postgres"}
+_SQLITE = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
+
+
+def _url(url: str | URL) -> URL:
+    u = make_url(url)
+    if u.drivername not in _PG | _SQLITE:
+        raise ValueError(f"unsupported database URL '{u.render_as_string(hide_password=True)}': "
+                         "use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB")
+    return u
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return _url(url).drivername in _SQLITE
+
+
+def async_url(url: str | URL) -> URL:
+    u = _url(url)
+    return u.set(drivername="sqlite+aiosqlite" if u.drivername in _SQLITE else "postgresql+asyncpg")
+
+
+def sync_url(url: str | URL) -> URL:
+    u = _url(url)
+    return u.set(drivername="sqlite+pysqlite" if u.drivername in _SQLITE else "postgresql+psycopg")
+
+
+# Execution option that marks a write unit of work: on SQLite it begins with BEGIN IMMEDIATE,
+# so two writers queue on the database lock instead of failing on a stale snapshot.
+WRITE = {"rso_write": True}
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # Let SQLAlchemy's "begin" event below issue BEGIN, with the mode we choose.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(conn):
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("rso_write") else "BEGIN")
+
+
+def make_async_engine(url: str | URL, **kwargs) -> AsyncEngine:
+    u = async_url(url)
+    if u.drivername.startswith("sqlite"):
+        engine = create_async_engine(u, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", False)
+    return create_async_engine(u, **kwargs)
+
+
+def make_sync_engine(url: str | URL, **kwargs) -> sa.Engine:
+    u = sync_url(url)
+    engine = sa.create_engine(u, **kwargs)
+    if u.drivername.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """An aware UTC datetime on both databases (SQLite keeps no offset: we store UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

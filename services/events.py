@@ -1,0 +1,17 @@
+"""Domain events: "what happened", collected by a unit of work while it runs.
+
+Writers registered on the Services container turn them into rows (the email outbox) inside
+the same transaction, just before it commits; a rolled-back change leaves no trace.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    name: str  # submitted, task_assigned, decision, withdrawn, resubmitted, ...
+    item_kind: str
+    item_id: int
+    reference: str
+    data: dict = field(default_factory=dict)
