@@ -1,0 +1,136 @@
+"""The `rso` command line. Exit 0 on success; otherwise one line on standard error."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from rso.settings import Settings
+from services.db import make_async_engine
+from services.errors import ServiceError
+from services.uow import Services
+
+
+def _services(settings: Settings) -> Services:
+    return Services(engine=make_async_engine(settings.database_url), timezone=settings.tz)
+
+
+async def _with_services(settings: Settings, fn):
+    svc = _services(settings)
+    try:
+        return await fn(svc)
+    finally:
+        await svc.dispose()
+
+
+def cmd_db_upgrade(args, settings: Settings) -> str:
+    from services.migrate import upgrade
+    upgrade(settings.database_url)
+    return "database is at the latest schema"
+
+
+def cmd_users_add(args, settings: Settings) -> str:
+    from services.users import create_user
+    user = asyncio.run(_with_services(settings, lambda svc: create_user(
+        svc, email=args.email, password=args.password, role=args.role, name=args.name,
+        member_state=args.member_state, country=args.country, organisation=args.organisation)))
+    return f"added {user.role} {user.email} (id {user.id})"
+
+
+def cmd_demo(args, settings: Settings) -> str:
+    from services.demo import DEMO_PASSWORD, load_demo
+    loaded = asyncio.run(_with_services(settings, load_demo))
+    if not loaded:
+        return "the database already has users: demo data not loaded"
+    return f"demo data loaded: every user's password is '{DEMO_PASSWORD}' (e.g. co-manager.aus@rso.example)"
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+    uvicorn.run("rso.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", proxy_headers=True)
+
+
+def cmd_serve(args, settings: Settings) -> None:
+    _serve(settings, args.host, args.port, args.workers)
+
+
+def cmd_up(args, settings: Settings) -> None:
+    print(cmd_db_upgrade(args, settings), file=sys.stderr)
+    if args.demo:
+        print(cmd_demo(args, settings), file=sys.stderr)
+    print(f"RSO Workflow on http://{args.host}:{args.port} (API docs at /docs); Ctrl-C stops it", file=sys.stderr)
+    _serve(settings, args.host, args.port, 1)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rso", description="RSO Workflow: proposals and secondments of the "
+                                "Regional Support Office of the Bali Process.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def network(sp):
+        sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        sp.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
+    sp = sub.add_parser("serve", help="run the API and web app")
+    network(sp)
+    sp.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("up", help="everything on one machine, creating the database on first start")
+    network(sp)
+    sp.add_argument("--demo", action="store_true", help="load demo data into an empty database")
+    sp.set_defaults(func=cmd_up)
+
+    sp = sub.add_parser("demo", help="load demo data: users of every role, proposals in every state")
+    sp.set_defaults(func=cmd_demo)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True,
+                                                                         metavar="SUBCOMMAND")
+    sp = users.add_parser("add", help="add a user")
+    sp.add_argument("--email", required=True)
+    sp.add_argument("--password", required=True)
+    sp.add_argument("--role", required=True, choices=["member_state", "co_manager", "stakeholder", "co_chair", "admin"])
+    sp.add_argument("--name")
+    sp.add_argument("--member-state", help="member code, for a member_state user (e.g. THA)")
+    sp.add_argument("--country", help="AUS or IDN, for a co_manager or co_chair")
+    sp.add_argument("--organisation", help="for a stakeholder")
+    sp.set_defaults(func=cmd_users_add)
+
+    db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True,
+                                                                   metavar="SUBCOMMAND")
+    sp = db.add_parser("upgrade", help="apply migrations")
+    sp.set_defaults(func=cmd_db_upgrade)
+    return p
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+        message = args.func(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except ServiceError as exc:
+        print(f"rso: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the CLI promises one line, not a traceback
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+        if isinstance(exc, (OperationalError, ProgrammingError)):
+            print(f"rso: database error: {_one_line(exc.orig or exc)} (did you run 'rso db upgrade'?)",
+                  file=sys.stderr)
+        else:
+            print(f"rso: {exc.__class__.__name__}: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    if message:
+        print(message)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Settings from the environment (and an optional .env), all prefixed RSO_."""
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.db import is_sqlite, make_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RSO_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///rso.db"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
+    token_minutes: int = 8 * 60
+    mail_from: str = "RSO Workflow <workflow@rso.baliprocess.net>"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    timezone: str = "Asia/Bangkok"
+    calendar: str = "TH"
+    max_body_bytes: int = 256 * 1024
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{v}'") from None
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        try:
+            is_sqlite(v)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is the same user error
+            raise ValueError(str(exc)) from None
+        return v
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def signing_key(self) -> str:
+        """RSO_SECRET_KEY, or on the embedded default a key kept beside the SQLite file,
+        so tokens survive a restart without any set-up."""
+        if self.secret_key:
+            return self.secret_key
+        if not is_sqlite(self.database_url):
+            raise RuntimeError("RSO_SECRET_KEY must be set when the database is PostgreSQL")
+        db = make_url(self.database_url).database or "rso.db"
+        path = Path(db).with_name(".rso_secret_key") if db != ":memory:" else None
+        if path is None:
+            return secrets.token_urlsafe(48)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
