@@ -53,19 +53,20 @@ class _TooLarge(Exception):
     pass
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
+    """The app; `clock` replaces the wall clock (tests move time with it)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        own = services is None
-        app.state.services = services or Services(engine=make_async_engine(settings.database_url),
-                                                  timezone=settings.tz)
+        svc = Services(engine=make_async_engine(settings.database_url), timezone=settings.tz)
+        if clock is not None:
+            svc.clock = clock
+        app.state.services = svc
         try:
             yield
         finally:
-            if own:
-                await app.state.services.dispose()
+            await svc.dispose()
 
     app = FastAPI(title="RSO Workflow", version="0.1.0", lifespan=lifespan,
                   description="Proposals and secondments of the Regional Support Office of the Bali Process.")

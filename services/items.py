@@ -28,12 +28,25 @@ class TaskStatus:
     EXPIRED = "expired"
 
 
+def _nul_fields(data: Any, path: tuple = ()) -> list[str]:
+    """Where a NUL character hides in input (PostgreSQL refuses it in text)."""
+    if isinstance(data, str):
+        return [".".join(map(str, path)) or "body"] if "\x00" in data else []
+    if isinstance(data, dict):
+        return [f for k, v in data.items() for f in _nul_fields(k, path) + _nul_fields(v, (*path, k))]
+    if isinstance(data, list):
+        return [f for i, v in enumerate(data) for f in _nul_fields(v, (*path, i))]
+    return []
+
+
 def parse(model: type[M], data: Any, prefix: tuple = ()) -> M:
     """Validate input against `model`, or InvalidInput with one message per field."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InvalidInput.one(".".join(prefix) or "body", "must be a JSON object")
+    if nul := _nul_fields(data, prefix):
+        raise InvalidInput([{"field": f, "message": "must not contain NUL characters"} for f in nul])
     try:
         return model.model_validate(data)
     except ValidationError as exc:

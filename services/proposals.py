@@ -6,10 +6,11 @@ history event and the domain events, commit once.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from sqlalchemy import exists
+from sqlalchemy import exists, false
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import and_, select, tuple_
 
@@ -55,9 +56,16 @@ REQUIRED_TO_SUBMIT = ("summary", "engagement_type", "scope", "thematic_areas")
 
 # --- reading -------------------------------------------------------------------------------
 
+REFERENCE = re.compile(r"RSO-P-\d{4}-\d{4,8}")
+
+
 def _by_id_or_reference(id_or_ref: str | int):
-    text = str(id_or_ref).strip()
-    return Proposal.id == int(text) if text.isdigit() and len(text) < 12 else Proposal.reference == text.upper()
+    text = str(id_or_ref).strip().upper()
+    if text.isascii() and text.isdigit() and len(text) < 12:
+        return Proposal.id == int(text)
+    if REFERENCE.fullmatch(text):
+        return Proposal.reference == text
+    return false()  # not an id nor a reference: nothing to find
 
 
 def _visible_clause(user: User):

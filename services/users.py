@@ -79,8 +79,11 @@ async def create_user(svc: Services, *, email: str, password: str, role: str, na
 async def authenticate(svc: Services, *, email: str, password: str) -> User:
     """The active user with this email and password, or NotAuthenticated."""
     global _DUMMY_HASH
+    email = email.strip().lower()
+    if "\x00" in email or len(email) > 254:
+        raise NotAuthenticated("wrong email or password")
     async with svc.uow(write=False) as uow:
-        user = (await uow.session.exec(select(User).where(User.email == email.strip().lower()))).first()
+        user = (await uow.session.exec(select(User).where(User.email == email))).first()
     try:
         if user is None or not user.active:
             # Spend the same time as a real check, so a wrong email is not told apart.

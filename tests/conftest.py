@@ -1,0 +1,206 @@
+"""Test fixtures. Every test that touches a database runs on SQLite and on PostgreSQL,
+each test in a database of its own, cloned from a migrated template with the standard
+roster of users."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+
+from rso.app import create_app
+from rso.settings import Settings
+from services import users as users_service
+from services.db import make_async_engine, make_sync_engine
+from services.migrate import upgrade
+from services.uow import Services
+
+DATABASES = [d.strip() for d in os.environ.get("RSO_TEST_DATABASES", "sqlite,postgresql").split(",") if d.strip()]
+PG_ADMIN_URL = os.environ.get("RSO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "correct horse battery"
+
+# Argon2 all the same, at the lowest cost: hashing is not what these tests are about.
+users_service.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+ROSTER = {
+    "admin": dict(email="admin@rso.example", role="admin", name="Admin"),
+    "cm_aus": dict(email="cm.aus@rso.example", role="co_manager", country="AUS", name="Co-Manager AUS"),
+    "cm_idn": dict(email="cm.idn@rso.example", role="co_manager", country="IDN", name="Co-Manager IDN"),
+    "chair_aus": dict(email="chair.aus@rso.example", role="co_chair", country="AUS", name="Co-Chair AUS"),
+    "chair_idn": dict(email="chair.idn@rso.example", role="co_chair", country="IDN", name="Co-Chair IDN"),
+    "tha": dict(email="official@tha.example", role="member_state", member_state="THA", name="Thai official"),
+    "tha2": dict(email="second@tha.example", role="member_state", member_state="THA", name="Second Thai official"),
+    "phl": dict(email="official@phl.example", role="member_state", member_state="PHL", name="Philippine official"),
+    "iom": dict(email="iom@stakeholders.example", role="stakeholder", organisation="IOM", name="IOM focal point"),
+    "tip": dict(email="tip@stakeholders.example", role="stakeholder", organisation="Working Group on Trafficking in Persons",
+                name="WG TIP secretariat"),
+    "unhcr": dict(email="unhcr@stakeholders.example", role="stakeholder", organisation="UNHCR", name="UNHCR focal point"),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A PostgreSQL-only scenario is not collected for SQLite (rather than skipped)."""
+    kept = []
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        if item.get_closest_marker("postgresql_only") and spec and spec.params.get("db_template", (None,))[0] == "sqlite":
+            continue
+        kept.append(item)
+    items[:] = kept
+
+
+def _pg_url(name: str) -> str:
+    return str(sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+
+
+def _pg_admin(sql: str) -> None:
+    engine = make_sync_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(sql)
+    engine.dispose()
+
+
+async def _seed(url: str) -> None:
+    svc = Services(engine=make_async_engine(url))
+    try:
+        for u in ROSTER.values():
+            await users_service.create_user(svc, password=PASSWORD, **u)
+    finally:
+        await svc.dispose()
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def db_template(request, tmp_path_factory):
+    """(kind, url) of a migrated database holding the roster, one per database kind."""
+    kind = request.param
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+        upgrade(url)
+        asyncio.run(_seed(url))
+        yield kind, url
+        return
+    name = f"rso_test_tmpl_{os.getpid()}"
+    _pg_admin(f"DROP DATABASE IF EXISTS {name}")
+    _pg_admin(f"CREATE DATABASE {name}")
+    upgrade(_pg_url(name))
+    asyncio.run(_seed(_pg_url(name)))
+    created: list[str] = []
+    request.config._rso_pg_clones = created
+    yield kind, name
+    for clone in created:
+        _pg_admin(f"DROP DATABASE IF EXISTS {clone} WITH (FORCE)")
+    _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def database_url(db_template, tmp_path, request):
+    """A database of this test's own, migrated and holding the roster."""
+    kind, template = db_template
+    if kind == "sqlite":
+        path = tmp_path / "rso.db"
+        shutil.copy(sa.make_url(template).database, path)
+        return f"sqlite:///{path}"
+    name = f"rso_test_{os.getpid()}_{next(_counter)}"
+    _pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+    request.config._rso_pg_clones.append(name)
+    return _pg_url(name)
+
+
+@pytest.fixture
+def db_kind(db_template) -> str:
+    return db_template[0]
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(_env_file=None, database_url=database_url, secret_key="test-secret-" + uuid.uuid4().hex,
+                    base_url="http://rso.test")
+
+
+@dataclass
+class Clock:
+    """A clock the test moves: `clock.now` is what the service believes the time is."""
+
+    now: object = None
+
+    def __call__(self):
+        from services.db import utcnow
+        return self.now or utcnow()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+class Api:
+    """The API as people use it: sign in as someone from the roster, call, read JSON."""
+
+    def __init__(self, client: TestClient):
+        self.client = client
+        self._tokens: dict[str, str] = {}
+
+    def token(self, who: str, password: str = PASSWORD) -> str:
+        if who not in self._tokens:
+            email = ROSTER[who]["email"] if who in ROSTER else who
+            r = self.client.post("/api/v1/auth/token", data={"username": email, "password": password})
+            assert r.status_code == 200, r.text
+            self._tokens[who] = r.json()["access_token"]
+        return self._tokens[who]
+
+    def headers(self, who: str | None, **extra) -> dict:
+        h = {k.replace("_", "-"): v for k, v in extra.items()}
+        if who:
+            h["Authorization"] = f"Bearer {self.token(who)}"
+        return h
+
+    def get(self, who, path, **kw):
+        return self.client.get(f"/api/v1{path}", headers=self.headers(who, **kw.pop("headers", {})), **kw)
+
+    def post(self, who, path, json=None, **kw):
+        return self.client.post(f"/api/v1{path}", json=json, headers=self.headers(who, **kw.pop("headers", {})), **kw)
+
+    def patch(self, who, path, json=None, **kw):
+        return self.client.patch(f"/api/v1{path}", json=json, headers=self.headers(who, **kw.pop("headers", {})), **kw)
+
+    # Shorthands for the lifecycle, each asserting success.
+    def create(self, who="tha", **fields) -> dict:
+        body = {**complete_proposal(), **fields}
+        r = self.post(who, "/proposals", body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def act(self, who, ref, action, expect=200, **args) -> dict:
+        r = self.post(who, f"/proposals/{ref}/actions/{action}", args)
+        assert r.status_code == expect, r.text
+        return r.json()
+
+
+def complete_proposal() -> dict:
+    return {
+        "title": "Regional workshop on victim identification",
+        "summary": "Three-day workshop for frontline officers on identifying victims of trafficking.",
+        "engagement_type": "new_project",
+        "scope": "regional",
+        "thematic_areas": ["trafficking_in_persons"],
+        "partner_member_states": ["KHM", "LAO"],
+        "budget": {"amount": "120000.00", "currency": "USD"},
+        "proposed_start": "2027-03-01",
+        "proposed_end": "2027-09-30",
+    }
+
+
+@pytest.fixture
+def api(settings, clock):
+    with TestClient(create_app(settings, clock=clock)) as client:
+        yield Api(client)
