@@ -204,3 +204,15 @@ def complete_proposal() -> dict:
 def api(settings, clock):
     with TestClient(create_app(settings, clock=clock)) as client:
         yield Api(client)
+
+
+@pytest.fixture
+def empty_database_url(db_template, tmp_path, request):
+    """A database with nothing in it, not even the schema."""
+    kind, _ = db_template
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    name = f"rso_test_{os.getpid()}_{next(_counter)}"
+    _pg_admin(f"CREATE DATABASE {name}")
+    request.config._rso_pg_clones.append(name)
+    return _pg_url(name)

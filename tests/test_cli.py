@@ -1,0 +1,99 @@
+"""The `rso` command line, run as a person runs it: a process, its exit status, its output."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from services.db import make_sync_engine
+from services.migrate import upgrade
+
+RSO = str(Path(sys.executable).with_name("rso"))
+
+
+def rso(*args, url, cwd):
+    env = {**os.environ, "RSO_DATABASE_URL": url, "RSO_SECRET_KEY": "cli-test"}
+    return subprocess.run([RSO, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+
+
+def test_upgrade_then_demo_loads_users_of_every_role_and_proposals_in_every_state(empty_database_url, tmp_path):
+    r = rso("db", "upgrade", url=empty_database_url, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = rso("demo", url=empty_database_url, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "password" in r.stdout
+    engine = make_sync_engine(empty_database_url)
+    with engine.connect() as conn:
+        roles = {row[0] for row in conn.execute(sa.text("SELECT DISTINCT role FROM users"))}
+        states = {row[0] for row in conn.execute(sa.text("SELECT DISTINCT state FROM proposals"))}
+        histories = conn.execute(sa.text("SELECT COUNT(*) FROM history_events")).scalar()
+    engine.dispose()
+    assert roles == {"member_state", "co_manager", "stakeholder", "co_chair", "admin"}
+    assert states == {"draft", "co_manager_review", "revision_requested", "stakeholder_consultation",
+                      "co_chair_guidance", "approved", "declined", "withdrawn"}
+    assert histories > 20
+    again = rso("demo", url=empty_database_url, cwd=tmp_path)
+    assert again.returncode == 0 and "already" in again.stdout
+
+
+def test_users_add_checks_the_role_rules_and_answers_in_one_line(empty_database_url, tmp_path):
+    assert rso("db", "upgrade", url=empty_database_url, cwd=tmp_path).returncode == 0
+    ok = rso("users", "add", "--email", "Focal.Point@Example.org", "--password", "long enough pw", "--role",
+             "member_state", "--member-state", "tha", url=empty_database_url, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "focal.point@example.org" in ok.stdout
+    dup = rso("users", "add", "--email", "focal.point@example.org", "--password", "long enough pw", "--role",
+              "admin", url=empty_database_url, cwd=tmp_path)
+    assert dup.returncode == 1 and dup.stderr.count("\n") == 1 and "already exists" in dup.stderr
+    bad = rso("users", "add", "--email", "cm@example.org", "--password", "long enough pw", "--role", "co_manager",
+              "--country", "THA", url=empty_database_url, cwd=tmp_path)
+    assert bad.returncode == 1 and "AUS or IDN" in bad.stderr and bad.stderr.count("\n") == 1
+    usage = rso("users", "add", "--email", "x@example.org", url=empty_database_url, cwd=tmp_path)
+    assert usage.returncode == 2 and "required" in usage.stderr
+
+
+def test_commands_on_a_database_without_the_schema_say_so_in_one_line(empty_database_url, tmp_path):
+    r = rso("users", "add", "--email", "a@example.org", "--password", "long enough pw", "--role", "admin",
+            url=empty_database_url, cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.startswith("rso: database error") and "rso db upgrade" in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_help_lists_the_commands(tmp_path):
+    r = subprocess.run([RSO, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    for command in ("serve", "up", "demo", "users", "db"):
+        assert command in r.stdout
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_describe(empty_database_url):
+    upgrade(empty_database_url)
+    engine = make_sync_engine(empty_database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_history_events_cannot_be_rewritten(database_url):
+    engine = make_sync_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO history_events (item_kind, item_id, at, actor_role, actor_name, action,"
+                             " to_state, arguments) VALUES ('proposal', 1, CURRENT_TIMESTAMP, 'system', 's', 'x',"
+                             " 'draft', '{}')"))
+    for sql in ("UPDATE history_events SET comment = 'rewritten'", "DELETE FROM history_events"):
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(sql))
+        except sa.exc.DBAPIError as exc:
+            assert "immutable" in str(exc)
+        else:
+            raise AssertionError(f"{sql} was allowed")
+    engine.dispose()
