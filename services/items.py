@@ -72,7 +72,7 @@ async def next_reference(uow: UnitOfWork, prefix: str, year: int) -> str:
     stmt = (insert(t).values(prefix=prefix, year=year, last=1)
             .on_conflict_do_update(index_elements=[t.c.prefix, t.c.year], set_={"last": t.c.last + 1})
             .returning(t.c.last))
-    number = (await uow.session.execute(stmt)).scalar_one()
+    number = (await uow.session.exec(stmt)).scalar_one()
     return f"{prefix}-{year}-{number:04d}"
 
 

@@ -222,21 +222,17 @@ async def get_diagram(svc: Services, *, user: User, id_or_ref: str | int) -> str
 
 def _apply_fields(p: Proposal, fields: ProposalUpdate) -> dict:
     """Copy the fields named in `fields` onto the row; return what changed, JSON-ready."""
+    given, as_json = fields.model_dump(exclude_unset=True), fields.model_dump(mode="json", exclude_unset=True)
     changed = {}
-    for name, value in fields.model_dump(mode="json", exclude_unset=True).items():
+    for name, value in given.items():
         if name == "budget":
-            amount, currency = (value["amount"], value["currency"]) if value else (None, None)
-            if (p.budget_amount, p.budget_currency) != (amount, currency):
-                p.budget_amount = getattr(fields.budget, "amount", None)
-                p.budget_currency = currency
-                changed[name] = value
-            continue
-        typed = getattr(fields, name)
-        typed = [x.value if hasattr(x, "value") else x for x in typed] if isinstance(typed, list) else \
-            (typed.value if hasattr(typed, "value") else typed)
-        if getattr(p, name) != typed:
-            setattr(p, name, typed)
-            changed[name] = value
+            new = (value["amount"], value["currency"]) if value else (None, None)
+            if (p.budget_amount, p.budget_currency) != new:
+                p.budget_amount, p.budget_currency = new
+                changed[name] = as_json[name]
+        elif getattr(p, name) != value:
+            setattr(p, name, value)
+            changed[name] = as_json[name]
     if p.proposed_start and p.proposed_end and p.proposed_end < p.proposed_start:
         raise InvalidInput.one("proposed_end", "must not be before proposed_start")
     return changed
@@ -335,13 +331,11 @@ async def _review(uow, loaded, user, args: ReviewArgs) -> dict:
 
 async def _open_consultation(uow, loaded, user, args: OpenConsultationArgs) -> dict:
     p, svc = loaded.proposal, uow.services
-    emails = []
-    for i, e in enumerate(args.stakeholders):
-        emails.append(normalise_email(e, f"stakeholders.{i}"))
-    emails = list(dict.fromkeys(emails))
+    given = [normalise_email(e, f"stakeholders.{i}") for i, e in enumerate(args.stakeholders)]
+    emails = list(dict.fromkeys(given))
     found = {u.email: u for u in (await uow.session.exec(select(User).where(User.email.in_(emails)))).all()}
     errors = [{"field": f"stakeholders.{i}", "message": f"{e} is not a stakeholder user"}
-              for i, e in enumerate(emails)
+              for i, e in enumerate(given)
               if e not in found or found[e].role != Role.STAKEHOLDER or not found[e].active]
     today = uow.now.astimezone(svc.timezone).date()
     if args.due_date is not None and args.due_date <= today:

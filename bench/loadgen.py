@@ -1,0 +1,156 @@
+"""A cheap HTTP load generator for the benchmarks, run in its own process.
+
+A minimal HTTP/1.1 client over asyncio streams with keep-alive connections: it costs a few tens
+of microseconds of CPU per request, so on a 2-core machine it leaves the server and PostgreSQL
+nearly all of the CPU (httpx costs several times more per request). Standard library (and
+uvloop when installed) only: the process that runs it imports nothing of the service.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+class HTTPError(Exception):
+    pass
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; one request at a time."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        # asyncio sets TCP_NODELAY on TCP transports.
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def request(self, method: str, path: str, headers: bytes = b"", body: bytes = b"") -> tuple[int, bytes]:
+        """Send one request and read the whole response: (status, body). `headers` are
+        ready-made `Name: value\\r\\n` lines."""
+        if self.writer is None:
+            await self.open()
+        self.writer.write(b"%s %s HTTP/1.1\r\nHost: %s:%d\r\n%sContent-Length: %d\r\n\r\n%s" % (
+            method.encode(), path.encode(), self.host.encode(), self.port, headers, len(body), body))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length, chunked, close = None, False, False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+            elif name == b"connection" and b"close" in value.lower():
+                close = True
+        if chunked:
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                data = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                parts.append(data[:-2])
+            payload = b"".join(parts)
+        elif length is not None:
+            payload = await self.reader.readexactly(length)
+        else:
+            raise HTTPError(f"response without Content-Length or chunked body: {head[:200]!r}")
+        if close:
+            await self.close()
+        return status, payload
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except OSError:
+                pass
+        self.reader = self.writer = None
+
+
+@dataclass
+class Step:
+    """One request of a scenario: POST `path_template.format(id=...)` with `body`."""
+
+    name: str
+    path_template: str
+    token: str
+    body: bytes
+
+
+@dataclass
+class Result:
+    latencies: dict[str, list[float]] = field(default_factory=dict)  # step name -> seconds
+    errors: list[tuple[int, str, int, str]] = field(default_factory=list)  # id, step, status, body
+    elapsed: float = 0.0
+    requests: int = 0
+    cpu: float = 0.0  # this process's CPU seconds (user + system) during the run
+
+
+async def _drive(connections: list[Connection], steps: Sequence[Step], ids: Sequence[int]) -> Result:
+    result = Result(latencies={s.name: [] for s in steps})
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in ids:
+        queue.put_nowait(i)
+    prepared = [(s.name, s.path_template, b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                 % s.token.encode(), s.body) for s in steps]
+
+    async def client(conn: Connection):
+        while True:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            for name, template, headers, body in prepared:
+                t0 = time.perf_counter()
+                status, payload = await conn.request("POST", template.format(id=item), headers, body)
+                result.latencies[name].append(time.perf_counter() - t0)
+                result.requests += 1
+                if status != 200:
+                    result.errors.append((item, name, status, payload[:300].decode(errors="replace")))
+                    break  # the next steps of this item would only fail too
+
+    cpu0, t0 = os.times(), time.perf_counter()
+    await asyncio.gather(*(client(c) for c in connections))
+    cpu1 = os.times()
+    result.elapsed = time.perf_counter() - t0
+    result.cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return result
+
+
+def serve(pipe, host: str, port: int, clients: int, steps: list[Step], warmup_ids: list[int],
+          ids: list[int]) -> None:
+    """The load generator process: open `clients` connections, run the warm-up items, report
+    "ready", wait for "go", run the timed items, send back the Result. Any failure is sent
+    back as ("error", text) rather than left in a traceback nobody reads."""
+    async def main():
+        connections = [Connection(host, port) for _ in range(clients)]
+        # Open every connection before the first request, so all of them exist while the
+        # server's workers accept (what a pool of long-lived clients looks like).
+        await asyncio.gather(*(c.open() for c in connections))
+        warm = await _drive(connections, steps, warmup_ids)
+        pipe.send(("ready", warm))
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, pipe.recv)
+        timed = await _drive(connections, steps, ids)
+        for c in connections:
+            await c.close()
+        return timed
+
+    try:
+        try:
+            from uvloop import run
+        except ImportError:
+            run = asyncio.run
+        pipe.send(("done", run(main())))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails loudly
+        import traceback
+        pipe.send(("error", "".join(traceback.format_exception(exc))))
