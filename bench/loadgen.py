@@ -95,7 +95,8 @@ class Result:
     cpu: float = 0.0  # this process's CPU seconds (user + system) during the run
 
 
-async def _drive(connections: list[Connection], steps: Sequence[Step], ids: Sequence[int]) -> Result:
+async def _drive(connections: list[Connection], steps: Sequence[Step], ids: Sequence[int],
+                 stagger: float = 0.0) -> Result:
     result = Result(latencies={s.name: [] for s in steps})
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in ids:
@@ -103,7 +104,11 @@ async def _drive(connections: list[Connection], steps: Sequence[Step], ids: Sequ
     prepared = [(s.name, s.path_template, b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
                  % s.token.encode(), s.body) for s in steps]
 
-    async def client(conn: Connection):
+    async def client(conn: Connection, delay: float):
+        if delay:
+            await asyncio.sleep(delay)
+        if conn.writer is None:
+            await conn.open()
         while True:
             try:
                 item = queue.get_nowait()
@@ -119,7 +124,7 @@ async def _drive(connections: list[Connection], steps: Sequence[Step], ids: Sequ
                     break  # the next steps of this item would only fail too
 
     cpu0, t0 = os.times(), time.perf_counter()
-    await asyncio.gather(*(client(c) for c in connections))
+    await asyncio.gather(*(client(c, i * stagger) for i, c in enumerate(connections)))
     cpu1 = os.times()
     result.elapsed = time.perf_counter() - t0
     result.cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
@@ -133,13 +138,22 @@ def serve(pipe, host: str, port: int, clients: int, steps: list[Step], warmup_id
     back as ("error", text) rather than left in a traceback nobody reads."""
     async def main():
         connections = [Connection(host, port) for _ in range(clients)]
-        # Open every connection before the first request, so all of them exist while the
-        # server's workers accept (what a pool of long-lived clients looks like).
-        await asyncio.gather(*(c.open() for c in connections))
-        warm = await _drive(connections, steps, warmup_ids)
+        # Open the connections one at a time while the earlier ones already keep the server
+        # busy: a burst of connects is taken whole by whichever worker wakes first, and
+        # keep-alive then pins all the load on it (seen with --workers 2: 100% / 0%); a busy
+        # worker is slower to accept, so the idle one gets the next connection.
+        warm = await _drive(connections, steps, warmup_ids, stagger=0.02)
+        for c in connections:
+            if c.writer is None:  # the warm-up ended before this one's turn
+                await c.open()
         pipe.send(("ready", warm))
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, pipe.recv)
+        go = asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        while not go.done():
+            # uvicorn closes a keep-alive connection idle for 5 s: keep ours busy meanwhile.
+            await asyncio.wait([go], timeout=2)
+            if not go.done():
+                for c in connections:
+                    await c.request("GET", "/api/v1/health")
         timed = await _drive(connections, steps, ids)
         for c in connections:
             await c.close()

@@ -33,6 +33,11 @@ AREAS = [
 ]
 
 
+PROJECT = ("(services/", "(rso/", "(states/")
+# Frames every request runs under (start-up, middleware): left out of the inclusive list.
+ROOTS = ("(rso/cli.py)", "(rso/app.py)", "<module> (")
+
+
 def py_spy() -> str | None:
     local = Path(sys.executable).with_name("py-spy")
     return str(local) if local.exists() else shutil.which("py-spy")
@@ -41,7 +46,9 @@ def py_spy() -> str | None:
 class Recorder:
     """py-spy record --subprocesses on a running server, stopped with SIGINT (it then writes)."""
 
-    def __init__(self, pid: int, output: Path, rate: int = 200, nonblocking: bool = False):
+    # --nonblocking: stopping the server for each sample (py-spy's default) halved its
+    # throughput here and pushed p99 past a second; reading it while it runs costs ~10%.
+    def __init__(self, pid: int, output: Path, rate: int = 200, nonblocking: bool = True):
         exe = py_spy()
         if exe is None:
             raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy (it is not a project dependency)")
@@ -62,26 +69,29 @@ class Recorder:
             self.proc.wait()
 
 
-# The steps of one HTTP transition, by the innermost frame of a sample that names one.
-# SQLAlchemy's async layer runs each session call in a greenlet, whose samples py-spy shows
-# without the calling frames: those are told apart by the session method at their root.
+# The steps of one HTTP transition. A sample goes to the first function of this list that one of
+# its frames names, so the order is a priority: the user lookup before the SELECTs it runs, a
+# named step of `act` before `act` itself; failing that, to the package of its innermost frame. SQLAlchemy's async layer runs each session
+# call in a greenlet, whose samples py-spy shows without the calling frames: those are told
+# apart by the session method at their root (Session.get, Session.execute, Session.commit...).
 PHASES = [
     ("user_id_from_token (rso/security.py)", "auth: JWT decode"),
     ("get_active_user (services/users.py)", "auth: load the user (own transaction)"),
     ("Session.get (sqlalchemy/orm/session.py)", "auth: load the user (own transaction)"),
+    ("_view (services/proposals.py)", "act: build the ProposalPublic"),
     ("UnitOfWork.__init__ (services/uow.py)", "act: open the session"),
     ("_load (services/proposals.py)", "act: SELECTs (proposal FOR UPDATE, votes, tasks)"),
     ("_load_many (services/proposals.py)", "act: SELECTs (proposal FOR UPDATE, votes, tasks)"),
     ("_assignee_names (services/proposals.py)", "act: SELECTs (proposal FOR UPDATE, votes, tasks)"),
-    ("Session.execute (sqlalchemy/orm/session.py)", "act: SELECTs (proposal FOR UPDATE, votes, tasks)"),
     ("UnitOfWork.commit (services/uow.py)", "act: flush + COMMIT"),
     ("Session.commit (sqlalchemy/orm/session.py)", "act: flush + COMMIT"),
     ("UnitOfWork.__aexit__ (services/uow.py)", "act: close the session"),
     ("Session.close (sqlalchemy/orm/session.py)", "act: close the session"),
-    ("_view (services/proposals.py)", "act: build the ProposalPublic"),
+    ("Session.execute (sqlalchemy/orm/session.py)", "act: SELECTs (proposal FOR UPDATE, votes, tasks)"),
     ("act (services/proposals.py)", "act: the rest (state machine, effects, ORM objects)"),
     ("serialize_response (fastapi/routing.py)", "FastAPI: response_model validation + JSON"),
     ("json_body (rso/api/deps.py)", "FastAPI: read the JSON body"),
+    ("run_in_threadpool (starlette/concurrency.py)", "FastAPI: sync dependency in the thread pool"),
     ("solve_dependencies (fastapi/dependencies/utils.py)", "FastAPI: dependency resolution"),
     ("(logging/", "uvicorn: access log"),
     ("(uvicorn/protocols/http/", "uvicorn: HTTP protocol"),
@@ -96,12 +106,15 @@ PHASES = [
 
 
 def _phase(code: list[str]) -> str:
-    # Named functions first (innermost wins), then the package of the innermost frame.
-    for generic in (False, True):
-        for frame in reversed(code):
-            for needle, label in PHASES:
-                if needle.startswith("(") == generic and needle in frame:
-                    return label
+    # A named function: the first of the list found anywhere in the stack. Otherwise, a
+    # package ("(pkg/"): that of the innermost frame that has one of them.
+    for needle, label in PHASES:
+        if not needle.startswith("(") and any(needle in frame for frame in code):
+            return label
+    for frame in reversed(code):
+        for needle, label in PHASES:
+            if needle.startswith("(") and needle in frame:
+                return label
     return "other"
 
 
@@ -128,12 +141,26 @@ def load(path: Path) -> list[tuple[list[str], int]]:
         frames = [f for f in stack.split(";") if f]
         if frames and frames[-1] in WAITS:
             continue
-        # --subprocesses puts the process ("process 123:\"...\"") first: keep it apart.
-        samples.append((frames, int(count)))
+        samples.append((_one_process_frame(frames), int(count)))
     return samples
 
 
-def summary(path: Path, top: int = 30) -> str:
+def _one_process_frame(frames: list[str]) -> list[str]:
+    """--subprocesses starts each stack with the processes (`process 123:"command line"`,
+    parent then child), and a command line with a `;` in it (multiprocessing's spawn) is cut
+    in pieces: keep one frame, the innermost process, then the code."""
+    process, i = None, 0
+    while i < len(frames) and frames[i].startswith("process "):
+        process = frames[i].split(":", 1)[0]
+        quoted = frames[i].count('"')
+        i += 1
+        while quoted % 2 and i < len(frames):  # the rest of a command line cut at a ';'
+            quoted += frames[i].count('"')
+            i += 1
+    return ([process] if process else []) + frames[i:]
+
+
+def summary(path: Path, top: int = 20) -> str:
     samples = load(path)
     total = sum(c for _, c in samples)
     if not total:
@@ -160,14 +187,15 @@ def summary(path: Path, top: int = 30) -> str:
 
     out = [f"py-spy: {total} samples (Python stacks; threads waiting left out) from {path}"]
     out.append("  by process: " + ", ".join(f"{p} {pct(n)}" for p, n in by_process.most_common()))
-    out.append("  by step of the request (innermost frame that names one):")
+    out.append("  by step of the request (see PHASES in bench/profiling.py):")
     out += [f"    {pct(n)}  {a}" for a, n in by_phase.most_common()]
     out.append("  where the time is spent (innermost frame, by package):")
     out += [f"    {pct(n)}  {a}" for a, n in by_area.most_common(16)]
-    out.append(f"  inclusive, top {top} (a function and what it calls; event-loop roots left out):")
+    out.append(f"  inclusive, the project's functions, top {top} (a function and what it calls; what SQLAlchemy "
+               "runs in a greenlet is not under its caller, see the steps above):")
     shown = 0
     for f, n in inclusive.most_common():
-        if n > 0.97 * total:
+        if not any(p in f for p in PROJECT) or any(r in f for r in ROOTS):
             continue
         out.append(f"    {pct(n)}  {f}")
         shown += 1
@@ -179,4 +207,4 @@ def summary(path: Path, top: int = 30) -> str:
 
 
 if __name__ == "__main__":
-    print(summary(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 30))
+    print(summary(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 20))

@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rso.api import errors
+from rso.api.deps import UserCache
 from rso.api.routes import BODY_MODELS, router
 from rso.settings import Settings
 from services.db import make_async_engine
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
                   description="Proposals and secondments of the Regional Support Office of the Bali Process.")
     app.state.settings = settings
     app.state.signing_key = settings.signing_key()
+    app.state.users = UserCache()
     errors.install(app)
     app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import json
+import time
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -17,7 +18,8 @@ from services.users import get_active_user
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a plain def would be run in the thread pool, a hop on every request.
     return request.app.state.services
 
 
@@ -28,13 +30,35 @@ async def current_user(request: Request, svc: ServicesDep, token: Annotated[str 
     if not token:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
     user_id = user_id_from_token(token, key=request.app.state.signing_key)
-    user = await get_active_user(svc, user_id) if user_id is not None else None
+    user = await request.app.state.users.get(svc, user_id) if user_id is not None else None
     if user is None:
         raise NotAuthenticated("the token is invalid or expired: sign in again")
     return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+class UserCache:
+    """The signed-in users of the last few seconds, so a request does not spend a
+    transaction of its own on who is calling. A deactivated user is refused within `ttl`
+    seconds (tokens also expire)."""
+
+    def __init__(self, ttl: float = 10.0, size: int = 1000):
+        self.ttl, self.size = ttl, size
+        self._users: dict[int, tuple[float, User]] = {}
+
+    async def get(self, svc: Services, user_id: int) -> User | None:
+        now = time.monotonic()
+        hit = self._users.get(user_id)
+        if hit and hit[0] > now:
+            return hit[1]
+        user = await get_active_user(svc, user_id)
+        if user is not None:
+            if len(self._users) >= self.size:
+                self._users.clear()
+            self._users[user_id] = (now + self.ttl, user)
+        return user
 
 
 async def json_body(request: Request):
