@@ -567,3 +567,11 @@ def test_the_diagram_accepts_the_state_by_name_and_forgets_the_previous_marking(
 
 def test_the_diagram_draws_exactly_the_arrows_of_product_md():
     assert drawn_edges(diagram(S.DRAFT)) == PRODUCT_EDGES
+
+
+def test_an_action_with_branches_needs_its_routing_argument_to_decide():
+    facts = ProposalFacts(state=S.CO_MANAGER_REVIEW, member_state=OWNER_STATE)
+    with pytest.raises(ValueError, match="recommendation"):
+        decide(facts, CO_MANAGER_AUS, "review")
+    with pytest.raises(ValueError, match="recommendation"):
+        decide(facts, CO_MANAGER_AUS, "review", recommendation="maybe")
