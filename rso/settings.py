@@ -1,7 +1,9 @@
 """Settings from the environment (and an optional .env), all prefixed RSO_."""
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -63,7 +65,15 @@ class Settings(BaseSettings):
         path = Path(db).with_name(".rso_secret_key") if db != ":memory:" else None
         if path is None:
             return secrets.token_urlsafe(48)
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        try:  # created once, atomically: workers starting together agree on one key
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        for _ in range(50):  # another worker may be half-way through writing it
+            if key := path.read_text().strip():
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty: delete it and start again")

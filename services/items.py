@@ -60,8 +60,8 @@ def check_version(if_match: str | int | None, current: int) -> None:
     text = str(if_match).strip().removeprefix("W/").strip('"')
     if text == "*":
         return
-    if not text.isdigit() or int(text) != current:
-        raise VersionConflict(str(if_match), current)
+    if text != str(current):
+        raise VersionConflict(str(if_match)[:40], current)
 
 
 async def next_reference(uow: UnitOfWork, prefix: str, year: int) -> str:

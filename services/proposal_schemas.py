@@ -68,6 +68,14 @@ class ProposalUpdate(Strict):
     proposed_start: date | None = None
     proposed_end: date | None = None
 
+    @field_validator("title", "summary", "thematic_areas", "partner_member_states", mode="before")
+    @classmethod
+    def _not_null(cls, v):
+        # Leave the field out to keep it; null clears only what may be empty (budget, dates...).
+        if v is None:
+            raise ValueError("may not be null (leave the field out to keep it as it is)")
+        return v
+
     @field_validator("thematic_areas")
     @classmethod
     def _areas(cls, v):

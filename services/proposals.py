@@ -57,12 +57,13 @@ REQUIRED_TO_SUBMIT = ("summary", "engagement_type", "scope", "thematic_areas")
 # --- reading -------------------------------------------------------------------------------
 
 REFERENCE = re.compile(r"RSO-P-\d{4}-\d{4,8}")
+MAX_ID = 2**31 - 1
 
 
 def _by_id_or_reference(id_or_ref: str | int):
     text = str(id_or_ref).strip().upper()
-    if text.isascii() and text.isdigit() and len(text) < 12:
-        return Proposal.id == int(text)
+    if text.isascii() and text.isdigit():
+        return Proposal.id == int(text) if len(text) < 11 and int(text) <= MAX_ID else false()
     if REFERENCE.fullmatch(text):
         return Proposal.reference == text
     return false()  # not an id nor a reference: nothing to find
@@ -75,8 +76,9 @@ def _visible_clause(user: User):
         invited = exists().where(Task.item_kind == ITEM, Task.item_id == Proposal.id,
                                  Task.kind == "consultation", Task.assignee_id == user.id)
         return invited
-    # RSO staff see everything a member state has submitted; a draft stays with its author.
-    return Proposal.state != ProposalState.DRAFT.value
+    # RSO staff see everything a member state has submitted; a draft stays with its author,
+    # even one withdrawn before it was ever submitted.
+    return Proposal.submitted_at.is_not(None)
 
 
 async def _load(uow: UnitOfWork, user: User, id_or_ref: str | int, *, lock: bool = False) -> Proposal:
@@ -86,6 +88,9 @@ async def _load(uow: UnitOfWork, user: User, id_or_ref: str | int, *, lock: bool
     proposal = (await uow.session.exec(q)).first()
     if proposal is None:
         raise NotFound(f"proposal '{id_or_ref}'")
+    if lock:
+        # Events are stamped once the row is ours: their times follow the order they commit in.
+        uow.now = uow.services.clock()
     return proposal
 
 
@@ -206,9 +211,22 @@ async def get_history(svc: Services, *, user: User, id_or_ref: str | int) -> lis
     async with svc.uow(write=False) as uow:
         p = await _load(uow, user, id_or_ref)
         events = await items.history(uow, ITEM, p.id)
-    return [HistoryPublic(id=e.id, at=e.at, actor=e.actor_name, actor_role=e.actor_role, action=e.action,
-                          from_state=e.from_state, to_state=e.to_state, comment=e.comment,
-                          arguments=e.arguments) for e in events]
+    return [_history_view(e, user) for e in events]
+
+
+def _history_view(e, user: User) -> HistoryPublic:
+    """RSO staff read every event whole. The co-managers' deliberations and the stakeholders'
+    advice are internal: others see that the step happened, not what was said, except
+    what is theirs to act on (the reasons for a revision request) or their own words."""
+    comment, arguments = e.comment, e.arguments
+    if user.role not in STAFF:
+        own = e.actor_id == user.id
+        told = e.action == ProposalAction.REVIEW and arguments.get("recommendation") == "revise" \
+            and user.role == Role.MEMBER_STATE
+        if e.action in (ProposalAction.REVIEW, ProposalAction.RESPOND) and not (own or told):
+            comment, arguments = None, {}
+    return HistoryPublic(id=e.id, at=e.at, actor=e.actor_name, actor_role=e.actor_role, action=e.action,
+                         from_state=e.from_state, to_state=e.to_state, comment=comment, arguments=arguments)
 
 
 async def get_diagram(svc: Services, *, user: User, id_or_ref: str | int) -> str:
@@ -307,12 +325,16 @@ async def update_proposal(svc: Services, *, user: User, id_or_ref: str | int, da
 Effect = Callable[[UnitOfWork, _Loaded, User, object], Awaitable[dict]]
 
 
-async def _submit(uow, loaded, user, args) -> dict:
-    p = loaded.proposal
+def _require_complete(p: Proposal, prefix: str = "") -> None:
     missing = [f for f in REQUIRED_TO_SUBMIT if not getattr(p, f)]
     if missing:
-        raise InvalidInput([{"field": f, "message": "required before the proposal can be submitted"}
+        raise InvalidInput([{"field": prefix + f, "message": "required before the proposal can be submitted"}
                             for f in missing])
+
+
+async def _submit(uow, loaded, user, args) -> dict:
+    p = loaded.proposal
+    _require_complete(p)
     p.submitted_at = uow.now
     uow.emit(DomainEvent("submitted", ITEM, p.id, p.reference, {"member_state": p.member_state}))
     return {}
@@ -338,8 +360,8 @@ async def _open_consultation(uow, loaded, user, args: OpenConsultationArgs) -> d
               for i, e in enumerate(given)
               if e not in found or found[e].role != Role.STAKEHOLDER or not found[e].active]
     today = uow.now.astimezone(svc.timezone).date()
-    if args.due_date is not None and args.due_date <= today:
-        errors.append({"field": "due_date", "message": f"must be after today ({today.isoformat()})"})
+    if args.due_date is not None and not today < args.due_date <= today.replace(year=today.year + 1):
+        errors.append({"field": "due_date", "message": f"must be after today ({today.isoformat()}) and within a year"})
     if errors:
         raise InvalidInput(errors)
     due_at = end_of_day(args.due_date, svc.timezone) if args.due_date else \
@@ -373,7 +395,9 @@ async def _give_guidance(uow, loaded, user, args: GiveGuidanceArgs) -> dict:
 
 
 async def _resubmit(uow, loaded, user, args: ResubmitArgs) -> dict:
-    return {"changes": _apply_fields(loaded.proposal, args.changes)}
+    changes = _apply_fields(loaded.proposal, args.changes)
+    _require_complete(loaded.proposal, "changes.")
+    return {"changes": changes}
 
 
 async def _nothing(uow, loaded, user, args) -> dict:
@@ -398,6 +422,7 @@ def _enter(uow: UnitOfWork, loaded: _Loaded, state: ProposalState, action: Propo
     p, svc = loaded.proposal, uow.services
     if state is ProposalState.CO_MANAGER_REVIEW:
         p.round += 1
+        p.split = False
         due = due_in_business_days(uow.now, DUE_DAYS["review"], svc.timezone)
         for country in SEAT_COUNTRIES:
             loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,

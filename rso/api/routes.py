@@ -60,7 +60,8 @@ async def create(response: Response, svc: ServicesDep, user: CurrentUser, data: 
 @router.get("/proposals", response_model=list[ProposalPublic], tags=["proposals"],
             summary="The proposals you may see, newest first")
 async def list_(svc: ServicesDep, user: CurrentUser, state: str | None = None,
-                limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+                limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
     return await proposals.list_proposals(svc, user=user, state=state, limit=limit, offset=offset)
 
 

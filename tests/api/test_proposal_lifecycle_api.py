@@ -184,8 +184,13 @@ def test_consultation_needs_stakeholder_users_and_a_future_due_date(api):
     assert "is not a stakeholder user" in fields["stakeholders.1"]
     assert api.get("cm_aus", f"/proposals/{ref}").json()["state"] == "co_manager_review"  # nothing half-done
     assert api.get("iom", "/tasks").json() == []
-    given = api.act("cm_aus", ref, "open_consultation", stakeholders=[ROSTER["iom"]["email"]], due_date="2031-01-15")
-    assert given["tasks"][0]["due_date"] == "2031-01-15"
+    too_far = (date.today() + timedelta(days=400)).isoformat()
+    r = api.post("cm_aus", f"/proposals/{ref}/actions/open_consultation",
+                 {"stakeholders": [ROSTER["iom"]["email"]], "due_date": too_far})
+    assert r.status_code == 422 and "within a year" in r.json()["errors"][0]["message"]
+    chosen = (date.today() + timedelta(days=60)).isoformat()
+    given = api.act("cm_aus", ref, "open_consultation", stakeholders=[ROSTER["iom"]["email"]], due_date=chosen)
+    assert given["tasks"][0]["due_date"] == chosen
 
 
 def test_submitting_an_incomplete_draft_names_what_is_missing(api):
@@ -349,3 +354,79 @@ def test_nul_characters_are_refused_as_input_not_crashed_on(api):
     assert r.status_code == 422 and r.json()["errors"] == [{"field": "title", "message": "must not contain NUL characters"}]
     assert api.client.post("/api/v1/auth/token", data={"username": "a\x00@x.example", "password": "p"}).status_code == 401
     assert api.get("cm_aus", "/proposals/RSO-P-2026-%00001").status_code == 404
+
+
+def test_null_cannot_empty_a_required_field_anywhere(api):
+    for body in ({"title": "Fine", "thematic_areas": None}, {"title": None}):
+        r = api.post("tha", "/proposals", body)
+        assert r.status_code == 422 and "may not be null" in r.json()["errors"][0]["message"]
+    assert api.get("tha", "/proposals").json() == []  # nothing half-written
+    p = api.create()
+    for field in ("title", "summary", "thematic_areas", "partner_member_states"):
+        r = api.patch("tha", f"/proposals/{p['id']}", {field: None})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field
+    cleared = api.patch("tha", f"/proposals/{p['id']}", {"budget": None, "proposed_start": None, "scope": None}).json()
+    assert cleared["budget"] is None and cleared["scope"] is None
+    assert api.get("tha", "/proposals").status_code == 200
+
+
+def test_resubmission_cannot_blank_what_submission_requires(api):
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    api.act("cm_aus", ref, "review", recommendation="revise", comment="More detail.")
+    api.act("cm_idn", ref, "review", recommendation="endorse")
+    r = api.post("tha", f"/proposals/{ref}/actions/resubmit", {"changes": {"summary": "", "thematic_areas": []}})
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"changes.summary", "changes.thematic_areas"}
+    assert api.get("tha", f"/proposals/{ref}").json()["state"] == "revision_requested"
+
+
+def test_a_draft_withdrawn_before_submission_never_reaches_the_rso(api):
+    ref = api.create()["reference"]
+    assert api.act("tha", ref, "withdraw")["state"] == "withdrawn"
+    assert api.get("cm_aus", f"/proposals/{ref}").status_code == 404
+    assert api.get("admin", "/proposals", params={"state": "withdrawn"}).json() == []
+    assert api.get("tha", f"/proposals/{ref}").status_code == 200
+
+
+def test_numbers_out_of_range_are_404_or_422_not_500(api):
+    assert api.get("tha", "/proposals/2147483648").status_code == 404
+    assert api.post("tha", "/proposals/99999999999/actions/submit", {}).status_code == 404
+    assert api.get("tha", "/proposals", params={"offset": 9223372036854775808}).status_code == 422
+    p = api.create()
+    r = api.patch("tha", f"/proposals/{p['id']}", {"title": "New"}, headers={"If-Match": "9" * 5000})
+    assert r.status_code == 409
+
+
+def test_a_new_round_clears_the_split_mark(api):
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    api.act("cm_aus", ref, "review", recommendation="endorse")
+    assert api.act("cm_idn", ref, "review", recommendation="decline", comment="No.")["split"] is True
+    p = api.act("chair_aus", ref, "give_guidance", decision="return_to_co_managers", comment="Agree first.")
+    assert p["round"] == 2 and p["split"] is False
+
+
+def test_the_rsos_deliberations_stay_internal_except_what_the_owner_must_act_on(api):
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    api.act("cm_aus", ref, "review", recommendation="endorse", comment="Private view: strong partner.")
+    api.act("cm_idn", ref, "review", recommendation="endorse")
+    api.act("cm_aus", ref, "open_consultation", stakeholders=[ROSTER["iom"]["email"], ROSTER["tip"]["email"]])
+    api.act("tip", ref, "respond", position="object", comment="TIP objects strongly.")
+
+    def said(who):
+        return [(e["action"], e["comment"]) for e in api.get(who, f"/proposals/{ref}/history").json()
+                if e["action"] in ("review", "respond")]
+
+    assert said("cm_idn") == [("review", "Private view: strong partner."), ("review", None),
+                              ("respond", "TIP objects strongly.")]
+    assert said("tha") == [("review", None), ("review", None), ("respond", None)]
+    assert said("iom") == [("review", None), ("review", None), ("respond", None)]
+    assert said("tip") == [("review", None), ("review", None), ("respond", "TIP objects strongly.")]
+
+    ref2 = api.create()["reference"]
+    api.act("tha", ref2, "submit")
+    api.act("cm_aus", ref2, "review", recommendation="revise", comment="Add a budget breakdown.")
+    owner_sees = api.get("tha", f"/proposals/{ref2}/history").json()[-1]
+    assert owner_sees["comment"] == "Add a budget breakdown." and owner_sees["arguments"]["recommendation"] == "revise"
