@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import services.models  # noqa: F401  (registers the tables)
+import notifications.outbox  # noqa: F401  (registers the tables)
+import services.models  # noqa: F401
 from services.db import make_sync_engine
 
 config = context.config

@@ -1,6 +1,9 @@
 """The FastAPI application: the JSON API (and, later, the web pages)."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,8 +15,10 @@ from rso.api import errors
 from rso.api.deps import UserCache
 from rso.api.routes import BODY_MODELS, router
 from rso.settings import Settings
-from services.db import make_async_engine
-from services.uow import Services
+from rso.wiring import build_services, mail_settings
+from services.mail import deliver_once
+
+log = logging.getLogger("rso")
 
 
 class BodyLimit:
@@ -54,19 +59,44 @@ class _TooLarge(Exception):
     pass
 
 
+async def _deliver_forever(svc, mail, wake: asyncio.Event, idle: float = 5.0) -> None:
+    """Deliver the outbox soon after each commit (and every few seconds, for retries), in
+    the background: a request never waits for SMTP, and the outbox keeps what a crash
+    interrupts."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=idle)
+        wake.clear()
+        try:
+            report = await deliver_once(svc, mail)
+            if report.claimed:
+                log.info("outbox: %s", report)
+        except Exception:  # noqa: BLE001 - a bad pass must not end delivery; the rows wait
+            log.exception("outbox delivery pass failed; will try again")
+
+
 def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
     """The app; `clock` replaces the wall clock (tests move time with it)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        svc = Services(engine=make_async_engine(settings.database_url), timezone=settings.tz)
+        svc = build_services(settings)
         if clock is not None:
             svc.clock = clock
         app.state.services = svc
+        deliverer = None
+        if settings.deliver_in_background:
+            wake = asyncio.Event()
+            svc.after_commit.append(lambda uow: wake.set())
+            deliverer = asyncio.create_task(_deliver_forever(svc, mail_settings(settings), wake))
         try:
             yield
         finally:
+            if deliverer is not None:
+                deliverer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await deliverer
             await svc.dispose()
 
     app = FastAPI(title="RSO Workflow", version="0.1.0", lifespan=lifespan,

@@ -6,17 +6,12 @@ import asyncio
 import sys
 
 from rso.settings import Settings
-from services.db import make_async_engine
+from rso.wiring import build_services, mail_settings
 from services.errors import ServiceError
-from services.uow import Services
-
-
-def _services(settings: Settings) -> Services:
-    return Services(engine=make_async_engine(settings.database_url), timezone=settings.tz)
 
 
 async def _with_services(settings: Settings, fn):
-    svc = _services(settings)
+    svc = build_services(settings)
     try:
         return await fn(svc)
     finally:
@@ -43,6 +38,14 @@ def cmd_demo(args, settings: Settings) -> str:
     if not loaded:
         return "the database already has users: demo data not loaded"
     return f"demo data loaded: every user's password is '{DEMO_PASSWORD}' (e.g. co-manager.aus@rso.example)"
+
+
+def cmd_deliver(args, settings: Settings) -> str:
+    from services.mail import deliver_once
+    r = asyncio.run(_with_services(settings, lambda svc: deliver_once(svc, mail_settings(settings))))
+    if settings.smtp_host is None:
+        return f"{r.captured} email(s) captured locally (RSO_SMTP_HOST is not set)"
+    return f"{r.sent} sent, {r.retrying} to retry, {r.failed} failed for good"
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -84,6 +87,9 @@ def parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("demo", help="load demo data: users of every role, proposals in every state")
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("deliver", help="deliver what is waiting in the outbox, once")
+    sp.set_defaults(func=cmd_deliver)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True,
                                                                          metavar="SUBCOMMAND")

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Bangkok"
     calendar: str = "TH"
     max_body_bytes: int = 256 * 1024
+    # The running service delivers the outbox itself, within seconds of each commit.
+    deliver_in_background: bool = True
 
     @field_validator("timezone")
     @classmethod

@@ -5,6 +5,7 @@ the same transaction, just before it commits; a rolled-back change leaves no tra
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 
@@ -15,3 +16,5 @@ class DomainEvent:
     item_id: int
     reference: str
     data: dict = field(default_factory=dict)
+    # Identifies the event, so that what it causes (an email per recipient) happens once.
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)

@@ -44,6 +44,7 @@ class Proposal(SQLModel, table=True):
     reference: str = Field(max_length=20, unique=True)
     member_state: str = Field(max_length=10)
     created_by_id: int = Field(foreign_key="users.id")
+    submitted_by_id: int | None = Field(default=None, foreign_key="users.id")  # who (re)submitted last
     state: str = Field(max_length=30, index=True)
     round: int = 0
     split: bool = False

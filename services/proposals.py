@@ -335,8 +335,8 @@ def _require_complete(p: Proposal, prefix: str = "") -> None:
 async def _submit(uow, loaded, user, args) -> dict:
     p = loaded.proposal
     _require_complete(p)
-    p.submitted_at = uow.now
-    uow.emit(DomainEvent("submitted", ITEM, p.id, p.reference, {"member_state": p.member_state}))
+    p.submitted_at, p.submitted_by_id = uow.now, user.id
+    uow.emit(DomainEvent("submitted", ITEM, p.id, p.reference, {"round": 1}))
     return {}
 
 
@@ -397,6 +397,7 @@ async def _give_guidance(uow, loaded, user, args: GiveGuidanceArgs) -> dict:
 async def _resubmit(uow, loaded, user, args: ResubmitArgs) -> dict:
     changes = _apply_fields(loaded.proposal, args.changes)
     _require_complete(loaded.proposal, "changes.")
+    loaded.proposal.submitted_by_id = user.id
     return {"changes": changes}
 
 
@@ -417,7 +418,7 @@ EFFECTS: dict[ProposalAction, Effect] = {
 }
 
 
-def _enter(uow: UnitOfWork, loaded: _Loaded, state: ProposalState, action: ProposalAction) -> None:
+def _enter(uow: UnitOfWork, loaded: _Loaded, state: ProposalState, reasons: list[str]) -> None:
     """Open the tasks of the state the proposal enters, and tell the submitter of decisions."""
     p, svc = loaded.proposal, uow.services
     if state is ProposalState.CO_MANAGER_REVIEW:
@@ -435,8 +436,7 @@ def _enter(uow: UnitOfWork, loaded: _Loaded, state: ProposalState, action: Propo
     if state in FINAL_STATES:
         p.closed_at = uow.now
     if state in (ProposalState.REVISION_REQUESTED, ProposalState.APPROVED, ProposalState.DECLINED):
-        uow.emit(DomainEvent("decision", ITEM, p.id, p.reference,
-                             {"outcome": state.value, "conditions": p.conditions}))
+        uow.emit(DomainEvent("decision", ITEM, p.id, p.reference, {"outcome": state.value, "reasons": reasons}))
     elif state is ProposalState.WITHDRAWN:
         uow.emit(DomainEvent("withdrawn", ITEM, p.id, p.reference, {}))
 
@@ -470,13 +470,17 @@ async def act(svc: Services, *, user: User, id_or_ref: str | int, action: str, a
             items.close_tasks(uow, before, TaskStatus.CANCELLED)
             loaded.tasks = [t for t in loaded.tasks if t not in before]
             p.state = outcome.to_state.value
-            _enter(uow, loaded, outcome.to_state, act_)
+            # The words behind a decision: this round's reasons for revise/decline, or the co-chair's.
+            reasons = [v.comment for v in loaded.votes if v.round == p.round and v.comment
+                       and v.recommendation != "endorse"] if act_ is ProposalAction.REVIEW else \
+                [c for c in [getattr(args, "comment", None)] if c]
+            _enter(uow, loaded, outcome.to_state, reasons)
         p.updated_at = uow.now  # every action moves the version on
         record(uow, item_kind=ITEM, item_id=p.id, actor=user, action=act_.value,
                from_state=outcome.from_state.value, to_state=outcome.to_state.value,
                comment=getattr(args, "comment", None), arguments=details)
         if act_ is ProposalAction.RESUBMIT:
-            uow.emit(DomainEvent("resubmitted", ITEM, p.id, p.reference, {"round": p.round}))
+            uow.emit(DomainEvent("submitted", ITEM, p.id, p.reference, {"round": p.round}))
         loaded.tasks = [t for t in loaded.tasks if t.status == TaskStatus.OPEN]
         names = await _assignee_names(uow, loaded.tasks)
         await uow.commit()

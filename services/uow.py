@@ -41,6 +41,8 @@ class UnitOfWork:
             await writer(self)
         await self.session.commit()
         self._committed = True
+        for hook in self.services.after_commit:
+            hook(self)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Services:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Bangkok"))
     clock: Callable[[], datetime] = utcnow
     event_writers: list[EventWriter] = field(default_factory=list)
+    after_commit: list[Callable[[UnitOfWork], None]] = field(default_factory=list)
 
     def __post_init__(self):
         opts = dict(class_=AsyncSession, expire_on_commit=False, autoflush=False)

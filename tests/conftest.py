@@ -68,7 +68,7 @@ def _pg_admin(sql: str) -> None:
 
 
 async def _seed(url: str) -> None:
-    svc = Services(engine=make_async_engine(url))
+    svc = Services(engine=make_async_engine(url))  # no mail writer: seeding users emails nobody
     try:
         for u in ROSTER.values():
             await users_service.create_user(svc, password=PASSWORD, **u)
@@ -123,8 +123,9 @@ def db_kind(db_template) -> str:
 
 @pytest.fixture
 def settings(database_url) -> Settings:
+    # Delivery runs when a test asks for it (deterministic outbox states).
     return Settings(_env_file=None, database_url=database_url, secret_key="test-secret-" + uuid.uuid4().hex,
-                    base_url="http://rso.test")
+                    base_url="https://workflow.rso.example", deliver_in_background=False)
 
 
 @dataclass
@@ -216,3 +217,53 @@ def empty_database_url(db_template, tmp_path, request):
     _pg_admin(f"CREATE DATABASE {name}")
     request.config._rso_pg_clones.append(name)
     return _pg_url(name)
+
+
+class SmtpInbox:
+    """A real SMTP server (aiosmtpd on loopback) that keeps what it accepts, or answers
+    with `reply` (e.g. "451 try later") instead; `stop()`/`start()` take it down and up."""
+
+    def __init__(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.messages: list = []
+        self.reply: str | None = None
+        self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.reply:
+            return self.reply
+        from email import message_from_bytes
+        from email.policy import default
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, email: str) -> list:
+        return [m for m in self.messages if email in m["To"]]
+
+
+@pytest.fixture
+def smtp_inbox():
+    inbox = SmtpInbox()
+    inbox.start()
+    yield inbox
+    inbox.stop()
+
+
+@pytest.fixture
+def mail_settings_for(smtp_inbox):
+    def make(settings: Settings) -> Settings:
+        return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp_inbox.port})
+    return make

@@ -97,3 +97,13 @@ def test_history_events_cannot_be_rewritten(database_url):
         else:
             raise AssertionError(f"{sql} was allowed")
     engine.dispose()
+
+
+def test_deliver_captures_the_outbox_when_no_smtp_server_is_set(empty_database_url, tmp_path):
+    assert rso("db", "upgrade", url=empty_database_url, cwd=tmp_path).returncode == 0
+    assert rso("demo", url=empty_database_url, cwd=tmp_path).returncode == 0
+    first = rso("deliver", url=empty_database_url, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    count = int(first.stdout.split()[0])
+    assert count > 10 and "captured locally" in first.stdout
+    assert rso("deliver", url=empty_database_url, cwd=tmp_path).stdout.startswith("0 email(s)")

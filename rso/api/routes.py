@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from rso.api.deps import CurrentUser, JsonBody, ServicesDep
 from rso.security import issue_token
-from services import proposals
+from services import mail, proposals
 from services.proposal_schemas import HistoryPublic, ProposalCreate, ProposalPublic, ProposalUpdate, TaskPublic
 from services.users import authenticate
 from states.proposal import ProposalAction
@@ -121,6 +121,14 @@ async def unknown_action(svc: ServicesDep, user: CurrentUser, id_or_ref: str, ac
     # Not one of the routes above: the service answers 404 with the actions there are.
     return await proposals.act(svc, user=user, id_or_ref=id_or_ref, action=action, arguments=data,
                                if_match=if_match)
+
+
+@router.get("/admin/emails", tags=["admin"], summary="Emails captured locally (no SMTP server set), newest first")
+async def captured(svc: ServicesDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict]:
+    return [{"id": m.id, "to": m.to_email, "to_name": m.to_name, "subject": m.subject, "template": m.template,
+             "reference": m.reference, "message_id": m.message_id, "created_at": m.created_at,
+             "captured_at": m.sent_at, "text": m.body_text, "html": m.body_html}
+            for m in await mail.captured_emails(svc, user=user, limit=limit)]
 
 
 @router.get("/tasks", response_model=list[TaskPublic], tags=["tasks"],

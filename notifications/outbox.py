@@ -1,0 +1,50 @@
+"""The outbox: every email is a row written in the same transaction as the change it
+reports. Delivery reads rows, never memory, so a crash delays mail but loses none."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from services.db import UTCDateTime, utcnow
+
+
+class OutboxStatus:
+    PENDING = "pending"  # waiting for a delivery pass (or for its next attempt)
+    SENDING = "sending"  # claimed by a deliverer until `claimed_until`
+    SENT = "sent"  # accepted by the SMTP server
+    CAPTURED = "captured"  # no SMTP server configured: kept here, readable by an admin
+    FAILED = "failed"  # refused too many times; `last_error` has the server's reply
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # One message per event and recipient, whoever writes it and however often.
+    event_key: str = Field(max_length=200, unique=True)
+    message_id: str = Field(max_length=200)  # the Message-ID header, stable across retries
+    template: str = Field(max_length=50)
+    item_kind: str | None = Field(default=None, max_length=20)
+    item_id: int | None = None
+    reference: str | None = Field(default=None, max_length=20)
+    to_email: str = Field(max_length=254)
+    to_name: str = Field(max_length=200)
+    subject: str = Field(max_length=300)
+    body_text: str = Field(sa_type=sa.Text)
+    body_html: str = Field(sa_type=sa.Text)
+    status: str = Field(default=OutboxStatus.PENDING, max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def new_message_id(mail_from: str) -> str:
+    domain = mail_from.rsplit("@", 1)[-1].strip("> ") or "rso-workflow.local"
+    return f"<{uuid.uuid4().hex}@{domain}>"

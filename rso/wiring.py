@@ -1,0 +1,22 @@
+"""Building the services from the settings: the one place the entry points share."""
+from __future__ import annotations
+
+from notifications.smtp import SmtpConfig
+from rso.settings import Settings
+from services.db import make_async_engine
+from services.mail import MailSettings, outbox_writer
+from services.uow import Services
+
+
+def mail_settings(settings: Settings) -> MailSettings:
+    smtp = None
+    if settings.smtp_host:
+        smtp = SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
+                          password=settings.smtp_password, tls=settings.smtp_tls)
+    return MailSettings(base_url=settings.base_url, mail_from=settings.mail_from, smtp=smtp)
+
+
+def build_services(settings: Settings, **engine_options) -> Services:
+    svc = Services(engine=make_async_engine(settings.database_url, **engine_options), timezone=settings.tz)
+    svc.event_writers.append(outbox_writer(mail_settings(settings)))
+    return svc

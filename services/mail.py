@@ -1,0 +1,204 @@
+"""Emails: domain events become outbox rows in the committing transaction; delivery passes
+claim rows, send them over SMTP (or capture them when no server is configured) and record
+the outcome. The outbox, not memory, is the truth: a crash delays mail but loses none."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import and_, or_, select
+
+from notifications.outbox import OutboxMessage, OutboxStatus, new_message_id
+from notifications.render import render
+from notifications.smtp import Outgoing, SmtpConfig, build, send_all
+from services.errors import Forbidden
+from services.events import DomainEvent
+from services.models import Proposal, Task, User
+from services.reference_data import members
+from services.uow import Services, UnitOfWork
+from states.common import Role
+
+log = logging.getLogger("rso.mail")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    base_url: str
+    mail_from: str
+    smtp: SmtpConfig | None  # None: capture locally instead of sending
+    max_attempts: int = 8
+    first_retry: timedelta = timedelta(seconds=30)
+    longest_retry: timedelta = timedelta(hours=1)
+    claim_for: timedelta = timedelta(minutes=5)
+
+
+TASK_SENTENCES = {
+    "review": "A proposal awaits your review as the {country} Co-Manager of the RSO. Please record your "
+              "recommendation (endorse, revise or decline) by the due date.",
+    "consultation": "The RSO Co-Managers invite {organisation} to comment on the proposal below. Please give "
+                    "your position (support, support with conditions, concerns or object) by the due date.",
+    "guidance": "The RSO Co-Managers request the Co-Chairs' guidance on the proposal below{split}. Either "
+                "Co-Chair may give it on behalf of both.",
+}
+TASK_SUBJECTS = {"review": "Review requested", "consultation": "Consultation invitation",
+                 "guidance": "Guidance requested"}
+DECISIONS = {
+    "revision_requested": ("revision requested", "The RSO Co-Managers ask you to revise your proposal and resubmit "
+                                                 "it. Their reasons are below."),
+    "declined": ("declined", "We regret to inform you that your proposal has been declined."),
+    "approved": ("approved", "We are pleased to inform you that your proposal has been approved."),
+}
+
+
+def _link(settings: MailSettings, p: Proposal) -> str:
+    return f"{settings.base_url.rstrip('/')}/proposals/{p.reference}"
+
+
+def _date(dt: datetime, uow: UnitOfWork) -> str:
+    return dt.astimezone(uow.services.timezone).strftime("%A %-d %B %Y")
+
+
+async def _task_recipients(uow: UnitOfWork, task: Task) -> list[User]:
+    q = select(User).where(User.active.is_(True))
+    if task.assignee_id is not None:
+        q = q.where(User.id == task.assignee_id)
+    else:
+        q = q.where(User.role == task.assignee_role)
+        if task.assignee_country:
+            q = q.where(User.country == task.assignee_country)
+        if task.assignee_member_state:
+            q = q.where(User.member_state == task.assignee_member_state)
+    return list((await uow.session.exec(q.order_by(User.id))).all())
+
+
+async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent) -> list[dict]:
+    """(recipient, template, subject, context) of the emails one event causes."""
+    if event.item_kind != "proposal":
+        return []
+    p = await uow.session.get(Proposal, event.item_id)
+    base = {"reference": p.reference, "title": p.title, "link": _link(settings, p),
+            "member_state_name": members()[p.member_state]["name"], "link_text": f"Open {p.reference} in RSO Workflow"}
+    out = []
+    if event.name == "submitted":
+        user = await uow.session.get(User, p.submitted_by_id)
+        again = f" (round {event.data['round']})" if event.data.get("round", 1) > 1 else ""
+        out.append((user, "submission_acknowledged", f"{p.reference} received{again}: {p.title}", {}))
+    elif event.name == "task_assigned":
+        task: Task = event.data["task"]
+        for user in await _task_recipients(uow, task):
+            sentence = TASK_SENTENCES[task.kind].format(
+                country={"AUS": "Australian", "IDN": "Indonesian"}.get(user.country or "", ""),
+                organisation=user.organisation or "you",
+                split=" (the Co-Managers' recommendations were split)" if p.split else "")
+            out.append((user, "task_assigned", f"{TASK_SUBJECTS[task.kind]}: {p.reference} {p.title}",
+                        {"task_sentence": sentence, "due_date": _date(task.due_at, uow), "comment": None}))
+    elif event.name == "decision" and p.submitted_by_id:
+        word, sentence = DECISIONS[event.data["outcome"]]
+        if event.data["outcome"] == "approved" and p.conditions:
+            word, sentence = "approved with conditions", "Your proposal has been approved, with the conditions below."
+        user = await uow.session.get(User, p.submitted_by_id)
+        out.append((user, "decision", f"{p.reference} {word}: {p.title}",
+                    {"decision_sentence": sentence, "conditions": p.conditions,
+                     "comment": "\n".join(event.data.get("reasons") or []) or None}))
+    return [{"event_key": f"{event.key}:{user.email}"[:200], "message_id": new_message_id(settings.mail_from),
+             "template": template, "item_kind": event.item_kind, "item_id": event.item_id, "reference": p.reference,
+             "to_email": user.email, "to_name": user.name, "subject": subject, "now": uow.now,
+             "rendered": render(template, subject=subject, recipient_name=user.name, **base, **context)}
+            for user, template, subject, context in out if user is not None and user.active]
+
+
+def outbox_writer(settings: MailSettings):
+    """An event writer for `Services.event_writers`: the emails of a unit of work's events,
+    as outbox rows in its own transaction."""
+
+    async def write(uow: UnitOfWork) -> None:
+        rows = []
+        for event in uow.events:
+            for m in await _messages(uow, settings, event):
+                r = m.pop("rendered")
+                now = m.pop("now")
+                rows.append({**m, "body_text": r.text, "body_html": r.html, "status": OutboxStatus.PENDING,
+                             "attempts": 0, "next_attempt_at": now, "created_at": now})
+        uow.events.clear()
+        if rows:
+            dialect = uow.session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            t = OutboxMessage.__table__
+            await uow.session.execute(insert(t).values(rows).on_conflict_do_nothing(index_elements=[t.c.event_key]))
+
+    return write
+
+
+# --- delivery ------------------------------------------------------------------------------
+
+@dataclass
+class DeliveryReport:
+    claimed: int = 0
+    sent: int = 0
+    captured: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def _due(now: datetime):
+    return or_(and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
+               and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_until < now))
+
+
+async def deliver_once(svc: Services, settings: MailSettings, *, batch: int = 500, connections: int = 4) -> DeliveryReport:
+    """One delivery pass over what is due. Rows are claimed (FOR UPDATE SKIP LOCKED on
+    PostgreSQL, the write lock on SQLite) so concurrent passes never take the same one; a
+    pass that dies after claiming leaves them to be taken again when the claim runs out."""
+    report = DeliveryReport()
+    async with svc.uow() as uow:
+        q = (select(OutboxMessage).where(_due(uow.now)).order_by(OutboxMessage.id).limit(batch)
+             .with_for_update(skip_locked=True))
+        rows = list((await uow.session.exec(q)).all())
+        report.claimed = len(rows)
+        for row in rows:
+            if settings.smtp is None:
+                row.status, row.sent_at, row.attempts = OutboxStatus.CAPTURED, uow.now, row.attempts + 1
+            else:
+                row.status, row.claimed_until = OutboxStatus.SENDING, uow.now + settings.claim_for
+            uow.session.add(row)
+        await uow.commit()
+    if settings.smtp is None or not rows:
+        report.captured = report.claimed if settings.smtp is None else 0
+        return report
+
+    outgoing = [Outgoing(r.id, build(mail_from=settings.mail_from, to_email=r.to_email, to_name=r.to_name,
+                                     subject=r.subject, text=r.body_text, html=r.body_html, message_id=r.message_id))
+                for r in rows]
+    results = {res.key: res for res in await send_all(settings.smtp, outgoing, connections=connections)}
+
+    async with svc.uow() as uow:
+        for row in rows:
+            res = results[row.id]
+            row.attempts += 1
+            row.claimed_until = None
+            if res.ok:
+                row.status, row.sent_at, row.last_error = OutboxStatus.SENT, uow.now, None
+                report.sent += 1
+            elif row.attempts >= settings.max_attempts:
+                row.status, row.last_error = OutboxStatus.FAILED, res.error
+                report.failed += 1
+                log.error("email %s to %s failed for good: %s", row.id, row.to_email, res.error)
+            else:
+                delay = min(settings.first_retry * 2 ** (row.attempts - 1), settings.longest_retry)
+                row.status, row.next_attempt_at, row.last_error = OutboxStatus.PENDING, uow.now + delay, res.error
+                report.retrying += 1
+            uow.session.add(row)
+        await uow.commit()
+    return report
+
+
+async def captured_emails(svc: Services, *, user: User, limit: int = 100) -> list[OutboxMessage]:
+    """For an admin: the emails kept locally (no SMTP server configured), newest first."""
+    if user.role != Role.ADMIN:
+        raise Forbidden("only an admin may read the captured emails")
+    async with svc.uow(write=False) as uow:
+        q = (select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.CAPTURED)
+             .order_by(OutboxMessage.id.desc()).limit(limit))
+        return list((await uow.session.exec(q)).all())

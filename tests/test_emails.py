@@ -1,0 +1,218 @@
+"""Emails: who receives what for each event, both parts and the link right; an outage delays
+mail but loses none; nothing is sent twice. Against a real SMTP server on loopback."""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from notifications.render import render, template_names
+from rso.app import create_app
+from rso.wiring import build_services, mail_settings
+from services.mail import deliver_once
+from tests.conftest import ROSTER, Api
+
+LINK = "https://workflow.rso.example/proposals/"
+
+
+def deliver(settings, *, at: datetime | None = None, **kw):
+    async def run():
+        svc = build_services(settings)
+        if at is not None:
+            svc.clock = lambda: at
+        try:
+            return await deliver_once(svc, mail_settings(settings), **kw)
+        finally:
+            await svc.dispose()
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def mail_api(settings, mail_settings_for, clock):
+    settings = mail_settings_for(settings)
+    with TestClient(create_app(settings, clock=clock)) as client:
+        yield Api(client), settings
+
+
+def parts(message) -> tuple[str, str]:
+    return (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content())
+
+
+def subjects(inbox, who) -> list[str]:
+    return [m["Subject"].strip() for m in inbox.to(ROSTER[who]["email"])]
+
+
+def test_each_event_emails_exactly_the_people_it_concerns(mail_api, smtp_inbox):
+    api, settings = mail_api
+    ref = api.create()["reference"]
+    assert deliver(settings).claimed == 0  # a draft emails nobody
+    api.act("tha", ref, "submit")
+    assert deliver(settings).sent == 3
+    assert subjects(smtp_inbox, "tha") == [f"{ref} received: Regional workshop on victim identification"]
+    assert subjects(smtp_inbox, "cm_aus") == [f"Review requested: {ref} Regional workshop on victim identification"]
+    assert len(subjects(smtp_inbox, "cm_idn")) == 1
+    assert "Australian Co-Manager" in parts(smtp_inbox.to(ROSTER["cm_aus"]["email"])[0])[0]
+
+    smtp_inbox.messages.clear()
+    api.act("cm_aus", ref, "review", recommendation="endorse")
+    api.act("cm_idn", ref, "review", recommendation="endorse")
+    api.act("cm_aus", ref, "open_consultation", stakeholders=[ROSTER["iom"]["email"], ROSTER["tip"]["email"]])
+    deliver(settings)
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp_inbox.messages) == [
+        ROSTER["iom"]["email"], ROSTER["tip"]["email"]]
+    assert subjects(smtp_inbox, "iom")[0].startswith("Consultation invitation")
+
+    smtp_inbox.messages.clear()
+    api.act("iom", ref, "respond", position="support")
+    api.act("tip", ref, "respond", position="support")
+    deliver(settings)
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp_inbox.messages) == sorted(
+        [ROSTER["chair_aus"]["email"], ROSTER["chair_idn"]["email"]])
+    assert subjects(smtp_inbox, "chair_aus")[0].startswith("Guidance requested")
+
+    smtp_inbox.messages.clear()
+    api.act("chair_idn", ref, "give_guidance", decision="approve_with_conditions",
+            conditions="Report to the Co-Chairs after the first workshop.", comment="Agreed by both Co-Chairs.")
+    deliver(settings)
+    (approved,) = smtp_inbox.messages
+    assert approved["To"].addresses[0].addr_spec == ROSTER["tha"]["email"]
+    assert approved["Subject"].strip() == f"{ref} approved with conditions: Regional workshop on victim identification"
+    text, html = parts(approved)
+    for body in (text, html):
+        assert "Report to the Co-Chairs after the first workshop." in body
+        assert LINK + ref in body
+
+
+def test_a_revision_request_tells_the_submitter_why(mail_api, smtp_inbox):
+    api, settings = mail_api
+    ref = api.create()["reference"]
+    api.act("tha2", ref, "submit")  # the second official submits: they are told
+    api.act("cm_aus", ref, "review", recommendation="revise", comment="Please break the budget down by activity.")
+    api.act("cm_idn", ref, "review", recommendation="endorse")
+    deliver(settings)
+    decision = [m for m in smtp_inbox.to(ROSTER["tha2"]["email"]) if "revision requested" in m["Subject"]]
+    assert len(decision) == 1 and subjects(smtp_inbox, "tha") == []
+    assert "Please break the budget down by activity." in parts(decision[0])[0]
+
+
+def test_both_parts_the_link_and_a_stable_message_id(mail_api, smtp_inbox):
+    api, settings = mail_api
+    ref = api.create(title="Maritime <data> & information sharing")["reference"]
+    api.act("tha", ref, "submit")
+    deliver(settings)
+    (ack,) = smtp_inbox.to(ROSTER["tha"]["email"])
+    text, html = parts(ack)
+    assert "Maritime <data> & information sharing" in text
+    assert "Maritime &lt;data&gt; &amp; information sharing" in html  # autoescaped
+    assert LINK + ref in text and f'href="{LINK}{ref}"' in html
+    assert ack["Message-ID"].startswith("<") and ack["Message-ID"].endswith("@rso.baliprocess.net>")
+    review = smtp_inbox.to(ROSTER["cm_aus"]["email"])[0]
+    due = parts(review)[0]
+    assert "Due: " in due and "(Bangkok time)" in due
+
+
+def test_a_refused_change_emails_nobody(mail_api, smtp_inbox):
+    api, settings = mail_api
+    p = api.create(summary="")
+    assert api.post("tha", f"/proposals/{p['id']}/actions/submit", {}).status_code == 422
+    assert deliver(settings).claimed == 0 and smtp_inbox.messages == []
+
+
+def test_an_outage_delays_mail_and_loses_none_and_nothing_is_sent_twice(mail_api, smtp_inbox):
+    api, settings = mail_api
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    smtp_inbox.stop()
+    now = datetime.now(UTC)
+    down = deliver(settings, at=now)
+    assert (down.claimed, down.sent, down.retrying) == (3, 0, 3)
+    assert deliver(settings, at=now + timedelta(seconds=5)).claimed == 0  # backing off
+    smtp_inbox.start()
+    smtp_inbox.reply = "451 4.3.0 Mailbox busy, try later"
+    busy = deliver(settings, at=now + timedelta(minutes=2))
+    assert busy.retrying == 3 and smtp_inbox.messages == []
+    smtp_inbox.reply = None
+    back = deliver(settings, at=now + timedelta(hours=1))
+    assert back.sent == 3 and len(smtp_inbox.messages) == 3
+    assert deliver(settings, at=now + timedelta(days=1)).claimed == 0
+    assert len(smtp_inbox.messages) == 3
+
+
+def test_a_message_refused_too_often_is_recorded_as_failed_with_the_servers_reply(mail_api, smtp_inbox, database_url):
+    api, settings = mail_api
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    smtp_inbox.reply = "550 5.1.1 Mailbox unavailable"
+    t = datetime.now(UTC)
+    for i in range(8):
+        deliver(settings, at=t + timedelta(hours=2 * i))
+    import sqlalchemy as sa
+    from services.db import make_sync_engine
+    engine = make_sync_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT status, attempts, last_error FROM outbox_messages")).all()
+    engine.dispose()
+    assert [(r.status, r.attempts) for r in rows] == [("failed", 8)] * 3
+    assert all("550" in r.last_error and "Mailbox unavailable" in r.last_error for r in rows)
+
+
+@pytest.mark.postgresql_only
+def test_two_delivery_passes_at_once_send_each_message_once(mail_api, smtp_inbox):
+    api, settings = mail_api
+    for _ in range(6):
+        api.act("tha", api.create()["reference"], "submit")
+
+    async def both():
+        svcs = [build_services(settings), build_services(settings)]
+        try:
+            return await asyncio.gather(*(deliver_once(s, mail_settings(settings), batch=5) for s in svcs),
+                                        *(deliver_once(s, mail_settings(settings), batch=5) for s in svcs))
+        finally:
+            for s in svcs:
+                await s.dispose()
+
+    reports = asyncio.run(both())
+    assert sum(r.claimed for r in reports) == 18  # four passes of five: every row claimed by exactly one
+    ids = [m["Message-ID"] for m in smtp_inbox.messages]
+    assert len(ids) == 18 and len(set(ids)) == 18
+
+
+def test_without_an_smtp_server_emails_are_captured_for_the_admin(api, settings):
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    assert deliver(settings).captured == 3
+    emails = api.get("admin", "/admin/emails").json()
+    assert sorted(e["to"] for e in emails) == sorted([ROSTER["tha"]["email"], ROSTER["cm_aus"]["email"],
+                                                      ROSTER["cm_idn"]["email"]])
+    assert all(e["html"].startswith("<!DOCTYPE html>") and LINK + ref in e["text"] for e in emails)
+    assert api.get("cm_aus", "/admin/emails").status_code == 403
+
+
+def test_the_running_service_delivers_by_itself_soon_after_a_commit(settings, mail_settings_for, smtp_inbox):
+    settings = mail_settings_for(settings).model_copy(update={"deliver_in_background": True})
+    with TestClient(create_app(settings)) as client:
+        api = Api(client)
+        ref = api.create()["reference"]
+        api.act("tha", ref, "submit")
+        deadline = time.monotonic() + 10
+        while len(smtp_inbox.messages) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert len(smtp_inbox.messages) == 3
+
+
+@pytest.mark.parametrize("template", template_names())
+def test_every_template_renders_in_both_parts_with_realistic_data(template):
+    context = dict(recipient_name="Ms Siriporn K.", reference="RSO-P-2026-0042",
+                   title="Regional training on victim identification in fisheries", member_state_name="Thailand",
+                   link="https://workflow.rso.example/proposals/RSO-P-2026-0042", link_text="Open RSO-P-2026-0042",
+                   task_sentence="A proposal awaits your review as the Australian Co-Manager of the RSO.",
+                   due_date="Monday 7 December 2026", comment="Please note the partner states.",
+                   decision_sentence="Your proposal has been approved.", conditions="Pilot with two member states.")
+    r = render(template, subject="Subject line", **context)
+    for body in (r.text, r.html):
+        assert "Ms Siriporn K." in body and "RSO-P-2026-0042" in body
+        assert "https://workflow.rso.example/proposals/RSO-P-2026-0042" in body
+    assert r.html.startswith("<!DOCTYPE html>") and "<html" not in r.text
