@@ -18,6 +18,7 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = None
     tls: str = "none"  # none, starttls, tls
+    ca_file: str | None = None  # to trust a server certified by an in-house CA
     timeout: float = 30.0
 
 
@@ -51,7 +52,7 @@ def build(*, mail_from: str, to_email: str, to_name: str, subject: str, text: st
 def _client(cfg: SmtpConfig) -> aiosmtplib.SMTP:
     return aiosmtplib.SMTP(hostname=cfg.host, port=cfg.port, use_tls=cfg.tls == "tls",
                            start_tls=True if cfg.tls == "starttls" else False, timeout=cfg.timeout,
-                           username=cfg.username, password=cfg.password)
+                           username=cfg.username, password=cfg.password, cert_bundle=cfg.ca_file)
 
 
 async def _send_chunk(cfg: SmtpConfig, chunk: list[Outgoing]) -> list[Result]:

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_ca_file: str | None = None
     timezone: str = "Asia/Bangkok"
     calendar: str = "TH"
     max_body_bytes: int = 256 * 1024

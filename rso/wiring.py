@@ -12,7 +12,8 @@ def mail_settings(settings: Settings) -> MailSettings:
     smtp = None
     if settings.smtp_host:
         smtp = SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
-                          password=settings.smtp_password, tls=settings.smtp_tls)
+                          password=settings.smtp_password, tls=settings.smtp_tls,
+                          ca_file=settings.smtp_ca_file)
     return MailSettings(base_url=settings.base_url, mail_from=settings.mail_from, smtp=smtp)
 
 

@@ -216,3 +216,95 @@ def test_every_template_renders_in_both_parts_with_realistic_data(template):
         assert "Ms Siriporn K." in body and "RSO-P-2026-0042" in body
         assert "https://workflow.rso.example/proposals/RSO-P-2026-0042" in body
     assert r.html.startswith("<!DOCTYPE html>") and "<html" not in r.text
+
+
+def test_a_delivery_pass_that_dies_after_claiming_leaves_its_rows_to_the_next_one(mail_api, smtp_inbox, database_url):
+    import sqlalchemy as sa
+    from services.db import make_sync_engine
+    api, settings = mail_api
+    api.act("tha", api.create()["reference"], "submit")
+    now = datetime.now(UTC)
+    # What a pass leaves when its process dies between claiming and recording: rows "sending".
+    engine = make_sync_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE outbox_messages SET status = 'sending', claimed_until = :t"),
+                     {"t": (now + timedelta(minutes=5)).replace(tzinfo=None) if database_url.startswith("sqlite")
+                      else now + timedelta(minutes=5)})
+    engine.dispose()
+    assert deliver(settings, at=now + timedelta(minutes=1)).claimed == 0  # still claimed: not sent twice
+    assert deliver(settings, at=now + timedelta(minutes=6)).sent == 3
+    assert len(smtp_inbox.messages) == 3
+
+
+def _self_signed(tmp_path):
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+def test_delivery_over_starttls_or_tls_with_a_login(settings, tmp_path, mode):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.conftest import SmtpInbox
+    cert_file, key_file = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_file, key_file)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, data):
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"rso", b"s3cret")
+        logins.append(ok)
+        return AuthResult(success=ok)
+
+    inbox = SmtpInbox()
+    kwargs = dict(authenticator=authenticator, auth_required=True)
+    if mode == "starttls":
+        kwargs.update(tls_context=server_tls, require_starttls=True)
+    else:
+        # The whole connection is TLS; aiosmtpd only counts STARTTLS as TLS when offering AUTH.
+        kwargs.update(ssl_context=server_tls, auth_require_tls=False)
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port, **kwargs)
+    controller.start()
+    try:
+        settings = settings.model_copy(update=dict(smtp_host="127.0.0.1", smtp_port=inbox.port, smtp_tls=mode,
+                                                   smtp_username="rso", smtp_password="s3cret",
+                                                   smtp_ca_file=str(cert_file)))
+        with TestClient(create_app(settings)) as client:
+            api = Api(client)
+            api.act("tha", api.create()["reference"], "submit")
+        report = deliver(settings)
+    finally:
+        controller.stop()
+    assert report.sent == 3, _errors(settings)
+    assert len(inbox.messages) == 3 and logins and all(logins)
+
+
+def _errors(settings):
+    import sqlalchemy as sa
+    from services.db import make_sync_engine
+    engine = make_sync_engine(settings.database_url)
+    with engine.connect() as conn:
+        errors = [r[0] for r in conn.execute(sa.text("SELECT last_error FROM outbox_messages"))]
+    engine.dispose()
+    return errors
