@@ -1,27 +1,12 @@
-"""The proposal lifecycle of PRODUCT.md, declared as data on `transitions`.
-
-One shared `Machine(model=None)`; each decision wraps the facts it needs in a small
-`_Subject` whose `state` is a plain attribute, so nothing is bound to a database row and
-the machine is built once per process.
-
-Guards come in two kinds:
-- permission guards (`is_owner`, `is_co_manager`, `has_not_voted`, ...) decide whether the
-  action is available to this actor now; they take no arguments and give
-  `available_actions`;
-- routing guards (`round_revise`, `guidance_approves`, ...) read the action's arguments and
-  choose among the transitions of one action. Without arguments they answer True, so the
-  availability check asks only "could some branch be taken".
-"""
+"""The proposal lifecycle of PRODUCT.md, declared as data for `states.lifecycle.Lifecycle`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from transitions import Machine
-from transitions.extensions import GraphMachine
-
-from states.common import SEAT_COUNTRIES, ActionNotAvailable, Actor, NotPermitted, Role, UnknownAction
+from states.common import SEAT_COUNTRIES, Actor, Role
+from states.lifecycle import Lifecycle, Outcome, Subject  # noqa: F401  (Outcome: part of this API)
 
 
 class ProposalState(StrEnum):
@@ -161,27 +146,12 @@ class ProposalFacts:
     pending_stakeholders: frozenset[int] = frozenset()  # invited, not yet responded
 
 
-class _Subject:
-    """The machine's model for one decision: facts, actor, and a mutable `state`."""
+class _Subject(Subject):
+    """The proposal's guards."""
 
-    __slots__ = ("state", "facts", "actor")
+    __slots__ = ()
 
-    def __init__(self, facts: ProposalFacts, actor: Actor):
-        self.state = facts.state.value
-        self.facts = facts
-        self.actor = actor
-
-    # permission guards
-    def is_owner(self, **_):
-        a = self.actor
-        return a.role is Role.MEMBER_STATE and a.member_state == self.facts.member_state
-
-    def is_co_manager(self, **_):
-        return self.actor.role is Role.CO_MANAGER and self.actor.country in SEAT_COUNTRIES
-
-    def is_co_chair(self, **_):
-        return self.actor.role is Role.CO_CHAIR and self.actor.country in SEAT_COUNTRIES
-
+    # permission guards (is_owner, is_co_manager, is_co_chair come from Subject)
     def has_not_voted(self, **_):
         return self.actor.country not in self.facts.votes
 
@@ -225,69 +195,14 @@ class _Subject:
         return decision is None or GuidanceDecision(decision) is GuidanceDecision.RETURN_TO_CO_MANAGERS
 
 
-def _plain(t: dict) -> dict:
-    """transitions names Enum members by `.name`: hand it the plain values."""
-    value = lambda x: x.value if isinstance(x, StrEnum) else x  # noqa: E731
-    src = [value(x) for x in t["source"]] if isinstance(t["source"], list) else value(t["source"])
-    return {**t, "trigger": value(t["trigger"]), "source": src, "dest": value(t["dest"])}
-
-
-MACHINE = Machine(
-    model=None,
-    states=[s.value for s in S],
-    transitions=[_plain(t) for t in TRANSITIONS],
-    initial=S.DRAFT.value,
-    auto_transitions=False,
-    send_event=False,
-)
-
-
-def _permitted(subject: _Subject, transition: dict) -> bool:
-    return all(getattr(subject, name)() for name in transition["conditions"] if name not in ROUTING_GUARDS)
-
-
-def _sources(t: dict) -> list[str]:
-    return t["source"] if isinstance(t["source"], list) else [t["source"]]
-
-
-def available_actions(facts: ProposalFacts, actor: Actor) -> list[str]:
-    """The actions this actor may take now, in lifecycle order."""
-    subject = _Subject(facts, actor)
-    found: list[str] = []
-    for t in TRANSITIONS:
-        name = t["trigger"].value
-        if name not in found and facts.state.value in _sources(t) and _permitted(subject, t):
-            found.append(name)
-    return found
-
-
-@dataclass(frozen=True)
-class Outcome:
-    action: ProposalAction
-    from_state: ProposalState
-    to_state: ProposalState
-
-    @property
-    def changed(self) -> bool:
-        return self.from_state is not self.to_state
-
-
-def check(facts: ProposalFacts, actor: Actor, action: str) -> ProposalAction:
-    """Whether `actor` may take `action` now, whatever its arguments.
-
-    Raises UnknownAction (no such action), NotPermitted (never for this role) or
-    ActionNotAvailable (not now: the wrong state, a vote already cast, ...).
-    """
-    try:
-        act = ProposalAction(action)
-    except ValueError:
-        raise UnknownAction(action, [a.value for a in ProposalAction]) from None
-    if actor.role not in ACTION_ROLES[act]:
-        raise NotPermitted(act.value, actor.role.value)
-    available = available_actions(facts, actor)
-    if act.value not in available:
-        raise ActionNotAvailable(act.value, facts.state.value, available, _why_not(facts, actor, act))
-    return act
+def _reason(facts: ProposalFacts, actor: Actor, action: ProposalAction) -> str | None:
+    if action is ProposalAction.REVIEW and actor.country in facts.votes:
+        return "you have already reviewed this proposal in this round"
+    if action in (ProposalAction.OPEN_CONSULTATION, ProposalAction.REFER_TO_CO_CHAIRS):
+        return "both co-managers must endorse the proposal in this round first"
+    if action is ProposalAction.RESPOND:
+        return "you have no open consultation on this proposal"
+    return None
 
 
 # The argument that chooses among an action's branches, and the values it takes.
@@ -297,61 +212,12 @@ ROUTING_ARGUMENTS: dict[ProposalAction, tuple[str, type[StrEnum]]] = {
     ProposalAction.GIVE_GUIDANCE: ("decision", GuidanceDecision),
 }
 
-
-def decide(facts: ProposalFacts, actor: Actor, action: str, **arguments) -> Outcome:
-    """Where `action` by `actor` leads from `facts`, or why it is refused (see `check`).
-
-    Actions with branches need their routing argument (`recommendation` for review,
-    `position` for respond, `decision` for give_guidance): ValueError without it."""
-    act = check(facts, actor, action)
-    if act in ROUTING_ARGUMENTS:
-        name, values = ROUTING_ARGUMENTS[act]
-        if arguments.get(name) not in {v.value for v in values}:
-            raise ValueError(f"'{act.value}' needs {name}: one of {', '.join(v.value for v in values)}")
-    subject = _Subject(facts, actor)
-    if not MACHINE.events[act.value].trigger(subject, **arguments):  # pragma: no cover - check() covers it
-        raise ActionNotAvailable(act.value, facts.state.value, available_actions(facts, actor))
-    return Outcome(act, facts.state, ProposalState(subject.state))
-
-
-def _why_not(facts: ProposalFacts, actor: Actor, action: ProposalAction) -> str:
-    if facts.state in FINAL_STATES:
-        return f"the proposal is {facts.state.value}: a final state accepts no action"
-    if not any(facts.state.value in _sources(t) for t in TRANSITIONS if t["trigger"] is action):
-        return f"'{action.value}' is not available while the proposal is in '{facts.state.value}'"
-    if action is ProposalAction.REVIEW and actor.country in facts.votes:
-        return "you have already reviewed this proposal in this round"
-    if action in (ProposalAction.OPEN_CONSULTATION, ProposalAction.REFER_TO_CO_CHAIRS):
-        return "both co-managers must endorse the proposal in this round first"
-    if action is ProposalAction.RESPOND:
-        return "you have no open consultation on this proposal"
-    return f"'{action.value}' is not available to you on this proposal now"
-
-
-_DIAGRAM = GraphMachine(
-    model=None,
-    states=[s.value for s in S],
-    transitions=[_plain(t) for t in TRANSITIONS],
-    initial=S.DRAFT.value,
-    auto_transitions=False,
-    graph_engine="mermaid",
-    show_conditions=False,
-    title="Proposal lifecycle",
+LIFECYCLE = Lifecycle(
+    title="Proposal lifecycle", noun="proposal", states=ProposalState, actions=ProposalAction, final=FINAL_STATES,
+    transitions=TRANSITIONS, action_roles=ACTION_ROLES, subject=_Subject, routing_guards=ROUTING_GUARDS,
+    routing_arguments=ROUTING_ARGUMENTS, reason=_reason,
 )
-
-
-class _Marker:
-    """A throwaway model: GraphMachine marks the state of the model it draws."""
-
-
-def diagram(current: ProposalState | str) -> str:
-    """The lifecycle as Mermaid text with the current state marked."""
-    marker = _Marker()
-    _DIAGRAM.add_model(marker)
-    try:
-        marker.state = ProposalState(current).value
-        text = marker.get_graph(force_new=True).draw(None)
-    finally:
-        _DIAGRAM.remove_model(marker)
-    # transitions writes "Class x style"; Mermaid's keyword is lower-case.
-    return text.replace("\n  Class ", "\n  class ")
+available_actions = LIFECYCLE.available_actions
+check = LIFECYCLE.check
+decide = LIFECYCLE.decide
+diagram = LIFECYCLE.diagram

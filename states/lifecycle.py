@@ -1,0 +1,148 @@
+"""The engine every lifecycle shares: a lifecycle is data (states, actions, transitions with
+named guards, the roles allowed each action) handed to `Lifecycle`, which answers "may this
+actor do this now, and where does it lead" on one shared `transitions` Machine.
+
+Guards come in two kinds:
+- permission guards (`is_owner`, `is_co_manager`, ...) decide whether the action is available
+  to this actor now; they take no arguments and give `available_actions`;
+- routing guards read the action's arguments and choose among the transitions of one action.
+  Without arguments they answer True, so the availability check asks only "could some branch
+  be taken".
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from transitions import Machine
+from transitions.extensions import GraphMachine
+
+from states.common import SEAT_COUNTRIES, ActionNotAvailable, Actor, NotPermitted, Role, UnknownAction
+
+
+class Subject:
+    """The machine's model for one decision: the facts, the actor, and a mutable `state`.
+    Each lifecycle subclasses it with its guards as methods."""
+
+    __slots__ = ("state", "facts", "actor")
+
+    def __init__(self, facts: Any, actor: Actor):
+        self.state = facts.state.value
+        self.facts = facts
+        self.actor = actor
+
+    # Guards every lifecycle has: `facts.member_state` is the owning (nominating) member state.
+    def is_owner(self, **_):
+        a = self.actor
+        return a.role is Role.MEMBER_STATE and a.member_state == self.facts.member_state
+
+    def is_co_manager(self, **_):
+        return self.actor.role is Role.CO_MANAGER and self.actor.country in SEAT_COUNTRIES
+
+    def is_co_chair(self, **_):
+        return self.actor.role is Role.CO_CHAIR and self.actor.country in SEAT_COUNTRIES
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: StrEnum
+    from_state: StrEnum
+    to_state: StrEnum
+
+    @property
+    def changed(self) -> bool:
+        return self.from_state is not self.to_state
+
+
+def _value(x):
+    return x.value if isinstance(x, StrEnum) else x
+
+
+def _plain(t: dict) -> dict:
+    """transitions names Enum members by `.name`: hand it the plain values."""
+    src = [_value(x) for x in t["source"]] if isinstance(t["source"], list) else _value(t["source"])
+    return {**t, "trigger": _value(t["trigger"]), "source": src, "dest": _value(t["dest"])}
+
+
+class _Marker:
+    """A throwaway model: GraphMachine marks the state of the model it draws."""
+
+
+class Lifecycle:
+    def __init__(self, *, title: str, noun: str, states: type[StrEnum], actions: type[StrEnum],
+                 final: frozenset, transitions: list[dict], action_roles: dict[StrEnum, frozenset[Role]],
+                 subject: type[Subject], routing_guards: frozenset[str] = frozenset(),
+                 routing_arguments: dict[StrEnum, tuple[str, type[StrEnum]]] | None = None,
+                 reason: Callable[[Any, Actor, StrEnum], str | None] = lambda f, a, x: None):
+        self.noun, self.states, self.actions, self.final = noun, states, actions, final
+        self.transitions, self.action_roles, self.subject = transitions, action_roles, subject
+        self.routing_guards, self.routing_arguments = routing_guards, routing_arguments or {}
+        self._reason = reason
+        plain = [_plain(t) for t in transitions]
+        initial = next(iter(states)).value
+        common = dict(states=[s.value for s in states], transitions=plain, initial=initial, auto_transitions=False)
+        self.machine = Machine(model=None, send_event=False, **common)
+        self._diagram = GraphMachine(model=None, graph_engine="mermaid", show_conditions=False, title=title, **common)
+
+    def _sources(self, t: dict) -> list[str]:
+        return [_value(s) for s in t["source"]] if isinstance(t["source"], list) else [_value(t["source"])]
+
+    def available_actions(self, facts, actor: Actor) -> list[str]:
+        """The actions this actor may take now, in lifecycle order."""
+        subject = self.subject(facts, actor)
+        found: list[str] = []
+        for t in self.transitions:
+            name = t["trigger"].value
+            if name not in found and facts.state.value in self._sources(t) and all(
+                    getattr(subject, g)() for g in t["conditions"] if g not in self.routing_guards):
+                found.append(name)
+        return found
+
+    def check(self, facts, actor: Actor, action: str) -> StrEnum:
+        """Whether `actor` may take `action` now, whatever its arguments. Raises UnknownAction
+        (no such action), NotPermitted (never for this role) or ActionNotAvailable (not now)."""
+        try:
+            act = self.actions(action)
+        except ValueError:
+            raise UnknownAction(action, [a.value for a in self.actions]) from None
+        if actor.role not in self.action_roles[act]:
+            raise NotPermitted(act.value, actor.role.value)
+        available = self.available_actions(facts, actor)
+        if act.value not in available:
+            raise ActionNotAvailable(act.value, facts.state.value, available, self._why_not(facts, actor, act))
+        return act
+
+    def decide(self, facts, actor: Actor, action: str, **arguments) -> Outcome:
+        """Where `action` by `actor` leads from `facts`, or why it is refused (see `check`).
+        An action with branches needs its routing argument: ValueError without it."""
+        act = self.check(facts, actor, action)
+        if act in self.routing_arguments:
+            name, values = self.routing_arguments[act]
+            if arguments.get(name) not in {v.value for v in values}:
+                raise ValueError(f"'{act.value}' needs {name}: one of {', '.join(v.value for v in values)}")
+        subject = self.subject(facts, actor)
+        if not self.machine.events[act.value].trigger(subject, **arguments):
+            raise ActionNotAvailable(act.value, facts.state.value, self.available_actions(facts, actor),
+                                     self._why_not(facts, actor, act))
+        return Outcome(act, facts.state, self.states(subject.state))
+
+    def _why_not(self, facts, actor: Actor, action: StrEnum) -> str:
+        if facts.state in self.final:
+            return f"the {self.noun} is {facts.state.value}: a final state accepts no action"
+        if not any(facts.state.value in self._sources(t) for t in self.transitions if t["trigger"] is action):
+            return f"'{action.value}' is not available while the {self.noun} is in '{facts.state.value}'"
+        return self._reason(facts, actor, action) or f"'{action.value}' is not available to you on this {self.noun} now"
+
+    def diagram(self, current: StrEnum | str) -> str:
+        """The lifecycle as Mermaid text with the current state marked."""
+        marker = _Marker()
+        self._diagram.add_model(marker)
+        try:
+            marker.state = self.states(current).value
+            text = marker.get_graph(force_new=True).draw(None)
+        finally:
+            self._diagram.remove_model(marker)
+        # transitions writes "Class x style"; Mermaid's keyword is lower-case.
+        return text.replace("\n  Class ", "\n  class ")
