@@ -105,6 +105,7 @@ ROUTING_GUARDS = frozenset({"accepts", "declines", "asks_for_info", "item_is_ope
 ROUTING_ARGUMENTS: dict[SecondmentAction, tuple[str, type[StrEnum]]] = {
     SecondmentAction.DECIDE: ("decision", NominationDecision),
     SecondmentAction.COMPLETE_ITEM: ("item", ChecklistItem),
+    SecondmentAction.DECIDE_EXTENSION: ("decision", ExtensionDecision),
 }
 
 
@@ -128,7 +129,7 @@ class _Subject(Subject):
         return self.is_owner() or self.is_co_manager()
 
     def has_open_items(self, **_):
-        return len(self.facts.checklist_done) < len(ChecklistItem)
+        return bool({i.value for i in ChecklistItem} - set(self.facts.checklist_done))
 
     def checklist_complete(self, **_):
         return {i.value for i in ChecklistItem} <= set(self.facts.checklist_done)
@@ -160,11 +161,14 @@ class _Subject(Subject):
 
 
 def _reason(facts: SecondmentFacts, actor: Actor, action: SecondmentAction) -> str | None:
+    who = _Subject(facts, actor)
+    if not (who.is_owner() or who.is_co_manager()):
+        return None  # not theirs to act on: the facts below would mislead
     if action is SecondmentAction.START:
         missing = [i.value for i in ChecklistItem if i.value not in facts.checklist_done]
         return f"the pre-deployment checklist is not complete: {', '.join(missing)} still open"
     if action is SecondmentAction.COMPLETE_ITEM:
-        if len(facts.checklist_done) < len(ChecklistItem):
+        if _Subject(facts, actor).has_open_items():
             return "that checklist item is already ticked"
         return "every checklist item is already ticked"
     if action is SecondmentAction.DECIDE_EXTENSION:
