@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
 
-.PHONY: run test bench-transitions clean
+.PHONY: run test bench-transitions bench-delivery clean
 
 $(STAMP):
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)
 
 bench-transitions: $(STAMP)
 	$(VENV)/bin/python -m bench.transitions $(BENCH_ARGS)
+
+bench-delivery: $(STAMP)
+	$(VENV)/bin/python -m bench.delivery $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache rso.db rso.db-wal rso.db-shm

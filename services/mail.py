@@ -126,7 +126,7 @@ def outbox_writer(settings: MailSettings):
             dialect = uow.session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             t = OutboxMessage.__table__
-            await uow.session.execute(insert(t).values(rows).on_conflict_do_nothing(index_elements=[t.c.event_key]))
+            await uow.session.exec(insert(t).values(rows).on_conflict_do_nothing(index_elements=[t.c.event_key]))
 
     return write
 

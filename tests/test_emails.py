@@ -259,6 +259,7 @@ def _self_signed(tmp_path):
     return cert_file, key_file
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the TLS case: it is TLS
 @pytest.mark.parametrize("mode", ["starttls", "tls"])
 def test_delivery_over_starttls_or_tls_with_a_login(settings, tmp_path, mode):
     import ssl
