@@ -2,6 +2,7 @@
 service functions people use, so every item has a real history."""
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 from sqlmodel import func, select
@@ -76,6 +77,10 @@ async def _user(svc: Services, email: str) -> User:
         return (await uow.session.exec(select(User).where(User.email == email))).one()
 
 
+async def _act(svc: Services, proposal_id: int, user: User, action: str, **args):
+    return await proposals.act(svc, user=user, id_or_ref=proposal_id, action=action, arguments=args)
+
+
 async def load_demo(svc: Services) -> bool:
     """Load the demo users and proposals. Returns False (and changes nothing) when the
     database already has users."""
@@ -94,9 +99,7 @@ async def load_demo(svc: Services) -> bool:
                 "with the objectives, activities and expected results set out in the concept note.",
                 **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in fields.items()}}
         p, _ = await proposals.create_proposal(svc, user=owner, data=data)
-
-        async def do(user, action, **args):
-            return await proposals.act(svc, user=user, id_or_ref=p.id, action=action, arguments=args)
+        do = functools.partial(_act, svc, p.id)
 
         if target == "draft":
             continue

@@ -160,12 +160,12 @@ async def deliver_once(svc: Services, settings: MailSettings, *, batch: int = 50
         for row in rows:
             if settings.smtp is None:
                 row.status, row.sent_at, row.attempts = OutboxStatus.CAPTURED, uow.now, row.attempts + 1
+                report.captured += 1
             else:
                 row.status, row.claimed_until = OutboxStatus.SENDING, uow.now + settings.claim_for
             uow.session.add(row)
         await uow.commit()
     if settings.smtp is None or not rows:
-        report.captured = report.claimed if settings.smtp is None else 0
         return report
 
     outgoing = [Outgoing(r.id, build(mail_from=settings.mail_from, to_email=r.to_email, to_name=r.to_name,

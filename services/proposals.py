@@ -302,8 +302,6 @@ async def update_proposal(svc: Services, *, user: User, id_or_ref: str | int, da
     """The owning member state edits its draft. Records an `edit` event with the changes."""
     _require_member_state(user)
     fields = parse(ProposalUpdate, data)
-    if "title" in fields.model_fields_set and fields.title is None:
-        raise InvalidInput.one("title", "a proposal needs a title")
     async with svc.uow() as uow:
         p = await _load(uow, user, id_or_ref, lock=True)
         check_version(if_match, p.version)

@@ -5,8 +5,6 @@ TRANSITIONS or ACTION_ROLES: a wrong table in `states/proposal.py` must make a t
 """
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from states.common import ActionNotAvailable, ActionRefused, Actor, NotPermitted, Role, UnknownAction
@@ -21,6 +19,7 @@ from states.proposal import (
     diagram,
     round_outcome,
 )
+from tests.states.mermaid import ACTIVE, drawn_edges
 
 S, A = ProposalState, ProposalAction
 
@@ -519,9 +518,6 @@ def test_an_action_that_does_not_exist_is_unknown_whoever_asks(name):
 
 # --- 8. the diagram ------------------------------------------------------------------------
 
-ACTIVE = re.compile(r"^\s*class (\w+) s_active\s*$", re.MULTILINE)
-EDGE = re.compile(r"^\s*(\w+) --> (\w+): (.+?)\s*$", re.MULTILINE)
-
 # Every arrow of PRODUCT.md's table: (from, to, action). Staying put is an arrow too.
 PRODUCT_EDGES = {
     ("draft", "co_manager_review", "submit"),
@@ -540,14 +536,6 @@ PRODUCT_EDGES = {
     ("revision_requested", "co_manager_review", "resubmit"),
     *{(s.value, "withdrawn", "withdraw") for s in NOT_FINAL},
 }
-
-
-def drawn_edges(text: str) -> set[tuple[str, str, str]]:
-    edges = set()
-    for source, dest, labels in EDGE.findall(text):
-        for label in labels.split("|"):
-            edges.add((source, dest, label.replace("[internal]", "").strip()))
-    return edges
 
 
 @pytest.mark.parametrize("state", list(S))

@@ -5,8 +5,6 @@ TRANSITIONS or ACTION_ROLES: a wrong table in `states/secondment.py` must make a
 """
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from states.common import ActionNotAvailable, ActionRefused, Actor, NotPermitted, Role, UnknownAction
@@ -19,6 +17,7 @@ from states.secondment import (
     decide,
     diagram,
 )
+from tests.states.mermaid import ACTIVE, drawn_edges
 
 S, A = SecondmentState, SecondmentAction
 
@@ -630,9 +629,6 @@ def test_a_nomination_sent_back_for_information_is_resubmitted_into_review():
 
 # --- 8. the diagram ------------------------------------------------------------------------
 
-ACTIVE = re.compile(r"^\s*class (\w+) s_active\s*$", re.MULTILINE)
-EDGE = re.compile(r"^\s*(\w+) --> (\w+): (.+?)\s*$", re.MULTILINE)
-
 # Every arrow of PRODUCT.md's table: (from, to, action). Staying put is an arrow too.
 PRODUCT_EDGES = {
     ("draft", "under_review", "submit"),
@@ -651,14 +647,6 @@ PRODUCT_EDGES = {
     *{(s.value, "withdrawn", "withdraw") for s in BEFORE_ACTIVE},
     *{(s.value, "terminated", "terminate") for s in FROM_ACTIVE_ON},
 }
-
-
-def drawn_edges(text: str) -> set[tuple[str, str, str]]:
-    edges = set()
-    for source, dest, labels in EDGE.findall(text):
-        for label in labels.split("|"):
-            edges.add((source, dest, label.replace("[internal]", "").strip()))
-    return edges
 
 
 @pytest.mark.parametrize("state", list(S))
