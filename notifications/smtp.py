@@ -4,9 +4,11 @@ loses track of which were accepted)."""
 from __future__ import annotations
 
 import asyncio
+import binascii
+import uuid
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 
 import aiosmtplib
 
@@ -25,7 +27,9 @@ class SmtpConfig:
 @dataclass(frozen=True)
 class Outgoing:
     key: int  # the outbox row
-    message: EmailMessage
+    sender: str  # the envelope: MAIL FROM and RCPT TO
+    recipient: str
+    data: bytes  # the whole message, as it goes over the wire
 
 
 @dataclass(frozen=True)
@@ -35,18 +39,41 @@ class Result:
     error: str | None = None
 
 
-def build(*, mail_from: str, to_email: str, to_name: str, subject: str, text: str, html: str,
-          message_id: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = mail_from
-    msg["To"] = formataddr((to_name, to_email))
-    msg["Subject"] = subject
-    msg["Message-ID"] = message_id
-    msg["Date"] = formatdate(localtime=False)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    return msg
+def _header(name: str, value: str) -> str:
+    """A header value: RFC 2047 encoded when it is not plain ASCII, folded when long."""
+    if value.isascii() and len(value) <= 76 and "\n" not in value and "\r" not in value:
+        return value
+    return Header(" ".join(value.split()), "utf-8", maxlinelen=76, header_name=name).encode()
+
+
+def _qp(body: str) -> bytes:
+    # Quoted-printable keeps lines short and the text readable in any client's "view source".
+    return binascii.b2a_qp(body.replace("\r\n", "\n").encode("utf-8"), istext=True)
+
+
+def build(*, key: int, mail_from: str, to_email: str, to_name: str, subject: str, text: str, html: str,
+          message_id: str) -> Outgoing:
+    """The message as bytes: multipart/alternative, a plain-text part and an HTML part, both
+    UTF-8 quoted-printable. Written out directly rather than through `email.message`, which
+    costs milliseconds a message and would cap delivery well below the SMTP server's pace."""
+    sender_name, sender = parseaddr(mail_from)
+    boundary = f"=_rso_{uuid.uuid4().hex}"
+    head = (f"From: {formataddr((sender_name, sender), charset='utf-8')}\r\n"
+            f"To: {formataddr((to_name, to_email), charset='utf-8')}\r\n"
+            f"Subject: {_header('Subject', subject)}\r\n"
+            f"Message-ID: {message_id}\r\n"
+            f"Date: {formatdate(localtime=False)}\r\n"
+            "Auto-Submitted: auto-generated\r\n"
+            "MIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n')
+    part = ('--{b}\r\nContent-Type: text/{kind}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+    data = b"".join((head.encode("ascii"),
+                     part.format(b=boundary, kind="plain").encode("ascii"), _qp(text), b"\r\n",
+                     part.format(b=boundary, kind="html").encode("ascii"), _qp(html), b"\r\n",
+                     f"--{boundary}--\r\n".encode("ascii")))
+    # aiosmtplib turns every bare \n into \r\n and dot-stuffs the lines as it sends.
+    return Outgoing(key, sender, to_email, data)
 
 
 def _client(cfg: SmtpConfig) -> aiosmtplib.SMTP:
@@ -61,7 +88,7 @@ async def _send_chunk(cfg: SmtpConfig, chunk: list[Outgoing]) -> list[Result]:
         async with _client(cfg) as smtp:
             for out in chunk:
                 try:
-                    await smtp.send_message(out.message)
+                    await smtp.sendmail(out.sender, [out.recipient], out.data)
                     results.append(Result(out.key, True))
                 except aiosmtplib.SMTPServerDisconnected:
                     raise

@@ -7,12 +7,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import and_, or_, select
 
 from notifications.outbox import OutboxMessage, OutboxStatus, new_message_id
 from notifications.render import render
-from notifications.smtp import Outgoing, SmtpConfig, build, send_all
+from notifications.smtp import SmtpConfig, build, send_all
 from services.errors import Forbidden
 from services.events import DomainEvent
 from services.models import Proposal, Task, User
@@ -147,49 +148,63 @@ def _due(now: datetime):
                and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_until < now))
 
 
-async def deliver_once(svc: Services, settings: MailSettings, *, batch: int = 500, connections: int = 4) -> DeliveryReport:
+async def deliver_once(svc: Services, settings: MailSettings, *, batch: int = 500, connections: int = 8) -> DeliveryReport:
     """One delivery pass over what is due. Rows are claimed (FOR UPDATE SKIP LOCKED on
     PostgreSQL, the write lock on SQLite) so concurrent passes never take the same one; a
-    pass that dies after claiming leaves them to be taken again when the claim runs out."""
+    pass that dies after claiming leaves them to be taken again when the claim runs out.
+    The claim and the outcome are one statement each, whatever the batch size."""
     report = DeliveryReport()
+    t = OutboxMessage.__table__
     async with svc.uow() as uow:
-        q = (select(OutboxMessage).where(_due(uow.now)).order_by(OutboxMessage.id).limit(batch)
-             .with_for_update(skip_locked=True))
-        rows = list((await uow.session.exec(q)).all())
-        report.claimed = len(rows)
-        for row in rows:
-            if settings.smtp is None:
-                row.status, row.sent_at, row.attempts = OutboxStatus.CAPTURED, uow.now, row.attempts + 1
-                report.captured += 1
-            else:
-                row.status, row.claimed_until = OutboxStatus.SENDING, uow.now + settings.claim_for
-            uow.session.add(row)
+        # A materialised CTE, so that PostgreSQL locks (and skips) rows once, never re-running
+        # the LIMIT inside a join and claiming more than `batch`.
+        due = (sa.select(t.c.id).where(_due(uow.now)).order_by(t.c.id).limit(batch)
+               .with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED"))
+        if settings.smtp is None:
+            values = {"status": OutboxStatus.CAPTURED, "sent_at": uow.now, "attempts": t.c.attempts + 1,
+                      "claimed_until": None}
+        else:
+            values = {"status": OutboxStatus.SENDING, "claimed_until": uow.now + settings.claim_for}
+        claim = (sa.update(t).where(t.c.id.in_(sa.select(due.c.id))).values(**values)
+                 .returning(t.c.id, t.c.to_email, t.c.to_name, t.c.subject, t.c.body_text, t.c.body_html,
+                            t.c.message_id, t.c.attempts))
+        rows = sorted((await uow.session.exec(claim)).all(), key=lambda r: r.id)
         await uow.commit()
-    if settings.smtp is None or not rows:
+    report.claimed = len(rows)
+    if settings.smtp is None:
+        report.captured = len(rows)
+        return report
+    if not rows:
         return report
 
-    outgoing = [Outgoing(r.id, build(mail_from=settings.mail_from, to_email=r.to_email, to_name=r.to_name,
-                                     subject=r.subject, text=r.body_text, html=r.body_html, message_id=r.message_id))
+    outgoing = [build(key=r.id, mail_from=settings.mail_from, to_email=r.to_email, to_name=r.to_name,
+                      subject=r.subject, text=r.body_text, html=r.body_html, message_id=r.message_id)
                 for r in rows]
     results = {res.key: res for res in await send_all(settings.smtp, outgoing, connections=connections)}
 
     async with svc.uow() as uow:
+        sent = [r.id for r in rows if results[r.id].ok]
+        if sent:
+            await uow.session.exec(
+                sa.update(t).where(t.c.id.in_(sent))
+                .values(status=OutboxStatus.SENT, sent_at=uow.now, last_error=None, claimed_until=None,
+                        attempts=t.c.attempts + 1))
+        report.sent = len(sent)
         for row in rows:
             res = results[row.id]
-            row.attempts += 1
-            row.claimed_until = None
             if res.ok:
-                row.status, row.sent_at, row.last_error = OutboxStatus.SENT, uow.now, None
-                report.sent += 1
-            elif row.attempts >= settings.max_attempts:
-                row.status, row.last_error = OutboxStatus.FAILED, res.error
+                continue
+            attempts = row.attempts + 1
+            if attempts >= settings.max_attempts:
+                values = {"status": OutboxStatus.FAILED}
                 report.failed += 1
                 log.error("email %s to %s failed for good: %s", row.id, row.to_email, res.error)
             else:
-                delay = min(settings.first_retry * 2 ** (row.attempts - 1), settings.longest_retry)
-                row.status, row.next_attempt_at, row.last_error = OutboxStatus.PENDING, uow.now + delay, res.error
+                delay = min(settings.first_retry * 2 ** (attempts - 1), settings.longest_retry)
+                values = {"status": OutboxStatus.PENDING, "next_attempt_at": uow.now + delay}
                 report.retrying += 1
-            uow.session.add(row)
+            await uow.session.exec(sa.update(t).where(t.c.id == row.id)
+                                      .values(attempts=attempts, claimed_until=None, last_error=res.error, **values))
         await uow.commit()
     return report
 

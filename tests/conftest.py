@@ -237,7 +237,9 @@ class SmtpInbox:
             return self.reply
         from email import message_from_bytes
         from email.policy import default
-        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        message = message_from_bytes(envelope.content, policy=default)
+        message.raw = envelope.content  # as it came over the wire
+        self.messages.append(message)
         return "250 OK"
 
     def start(self):

@@ -114,6 +114,20 @@ def test_both_parts_the_link_and_a_stable_message_id(mail_api, smtp_inbox):
     assert "Due: " in due and "(Bangkok time)" in due
 
 
+def test_titles_in_any_script_arrive_intact_in_subject_and_body(mail_api, smtp_inbox):
+    api, settings = mail_api
+    title = ("Hội thảo khu vực về nhận diện nạn nhân — Lokakarya regional tentang identifikasi korban "
+             "perdagangan orang, Đà Nẵng")
+    ref = api.create(title=title)["reference"]
+    api.act("tha", ref, "submit")
+    deliver(settings)
+    (ack,) = smtp_inbox.to(ROSTER["tha"]["email"])
+    assert ack["Subject"] == f"{ref} received: {title}"
+    assert all(len(line) <= 78 for line in ack.raw.splitlines())  # folded, never one endless line
+    text, html = parts(ack)
+    assert title in text and title in html
+
+
 def test_a_refused_change_emails_nobody(mail_api, smtp_inbox):
     api, settings = mail_api
     p = api.create(summary="")
