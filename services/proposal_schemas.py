@@ -4,14 +4,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from services.reference_data import CURRENCIES, member_codes
+from services.schemas import CommentArgs, Comment, HistoryPublic, Strict, SubmitArgs, TaskPublic  # noqa: F401
 from states.proposal import GuidanceDecision, Position, Recommendation
-
-Comment = Annotated[str | None, Field(default=None, max_length=5000)]
 
 
 class EngagementType(StrEnum):
@@ -33,10 +31,6 @@ class ThematicArea(StrEnum):
     IRREGULAR_MIGRATION = "irregular_migration"
     TRANSNATIONAL_CRIME = "transnational_crime"
     TECHNOLOGY_MISUSE = "technology_misuse"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Budget(Strict):
@@ -105,10 +99,6 @@ class ProposalCreate(ProposalUpdate):
 
 # --- action arguments ----------------------------------------------------------------------
 
-class SubmitArgs(Strict):
-    comment: Comment
-
-
 class ReviewArgs(Strict):
     recommendation: Recommendation
     comment: Comment
@@ -123,10 +113,6 @@ class ReviewArgs(Strict):
 class OpenConsultationArgs(Strict):
     stakeholders: list[str] = Field(min_length=1, max_length=50)
     due_date: date | None = None
-    comment: Comment
-
-
-class CommentArgs(Strict):
     comment: Comment
 
 
@@ -164,21 +150,6 @@ class ResubmitArgs(Strict):
 
 
 # --- views ---------------------------------------------------------------------------------
-
-class TaskPublic(BaseModel):
-    id: int
-    kind: str
-    status: str
-    item_kind: str
-    item_id: int
-    reference: str
-    title: str
-    assignee: str  # who is to act, in words ("co-manager (AUS)", "both co-chairs", a name)
-    assignee_id: int | None
-    due_at: datetime
-    due_date: date  # the due day in the RSO's time zone
-    overdue: bool
-
 
 class ReviewPublic(BaseModel):
     round: int
@@ -225,15 +196,3 @@ class ProposalPublic(BaseModel):
     # Only for RSO staff (co-managers, co-chairs, admin), on a single proposal.
     reviews: list[ReviewPublic] | None = None
     consultation_responses: list[ResponsePublic] | None = None
-
-
-class HistoryPublic(BaseModel):
-    id: int
-    at: datetime
-    actor: str
-    actor_role: str
-    action: str
-    from_state: str | None
-    to_state: str
-    comment: str | None
-    arguments: dict

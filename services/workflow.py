@@ -1,0 +1,368 @@
+"""One set of application services for every lifecycle.
+
+A lifecycle's items (proposals, secondments, ...) are served by a `Workflow`: the pure
+lifecycle of `states/`, the item's table, its input and output schemas, and a few hooks for
+what is particular to it (the effects of its actions, what entering a state opens, how it
+looks going out). Everything else is here, once: finding an item the caller may see, the
+refusals in their order, If-Match, idempotent creation, references, locking, tasks closed on
+leaving a state, the history event, the domain events, one transaction per change, and the
+task inbox over every lifecycle.
+
+An item's table has at least: id, reference, member_state (the owning member state),
+created_by_id, submitted_by_id, state, version (optimistic lock), created_at, updated_at,
+submitted_at, closed_at.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import false
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from services import items
+from services.errors import Forbidden, InvalidInput, NotFound
+from services.items import TaskStatus, check_version, parse, record
+from services.models import HistoryEvent, Task, User
+from services.schemas import HistoryPublic, TaskPublic
+from services.uow import Services, UnitOfWork
+from services.users import actor_of
+from states.common import ActionNotAvailable, Role
+from states.lifecycle import Lifecycle, Outcome
+
+STAFF = {Role.CO_MANAGER.value, Role.CO_CHAIR.value, Role.ADMIN.value}
+MAX_ID = 2**31 - 1
+
+
+class Loaded:
+    """An item with what its lifecycle decisions need: its open tasks and whatever else the
+    workflow loads (`extra`: a proposal's votes, a secondment's checklist)."""
+
+    def __init__(self, item: Any, tasks: list[Task], extra: Any = None):
+        self.item, self.tasks, self.extra = item, tasks, extra
+
+
+@dataclass
+class Step:
+    """One action being taken, as the hooks see it."""
+
+    action: StrEnum
+    outcome: Outcome
+    user: User
+    args: BaseModel
+    details: dict = field(default_factory=dict)  # what the effect recorded, for the history
+
+
+Effect = Callable[[UnitOfWork, Loaded, User, Any], Awaitable[dict]]
+
+
+def _nothing_extra(uow: UnitOfWork, rows: list) -> Awaitable[dict[int, Any]]:
+    async def none():
+        return {}
+    return none()
+
+
+@dataclass
+class Workflow:
+    kind: str  # item_kind of tasks and history events: "proposal"
+    path: str  # the collection in URLs: "proposals"
+    prefix: str  # of references: "RSO-P"
+    model: type  # the table
+    lifecycle: Lifecycle
+    create_schema: type[BaseModel]
+    update_schema: type[BaseModel]
+    arguments: dict[StrEnum, type[BaseModel]]
+    effects: dict[StrEnum, Effect]
+    facts: Callable[[Loaded], Any]
+    view: Callable[[Services, Loaded, User, dict[int, str], datetime], BaseModel]
+    apply_fields: Callable[[UnitOfWork, Any, BaseModel, User, str], Awaitable[dict]]  # -> changes, JSON-ready
+    enter: Callable[[UnitOfWork, Loaded, Step], None]  # tasks and events of a state entered (not on self-loops)
+    title: Callable[[Any], str]  # in the inbox and emails
+    load_extra: Callable[[UnitOfWork, list], Awaitable[dict[int, Any]]] = _nothing_extra
+    visible: Callable[[User], Any] | None = None  # the SQL clause; default: own member state, staff submitted
+    redact: Callable[[HistoryEvent, User], tuple[str | None, dict]] | None = None
+    staff_details: Callable[[UnitOfWork, BaseModel], Awaitable[None]] | None = None
+    creator_role: Role = Role.MEMBER_STATE
+
+    def __post_init__(self):
+        self.reference_pattern = re.compile(rf"{re.escape(self.prefix)}-\d{{4}}-\d{{4,8}}")
+        self.noun = self.lifecycle.noun
+
+    # --- finding ---------------------------------------------------------------------------
+
+    def _by_id_or_reference(self, id_or_ref: str | int):
+        m = self.model
+        text = str(id_or_ref).strip().upper()
+        if text.isascii() and text.isdigit():
+            return m.id == int(text) if len(text) < 11 and int(text) <= MAX_ID else false()
+        if self.reference_pattern.fullmatch(text):
+            return m.reference == text
+        return false()  # not an id nor a reference: nothing to find
+
+    def visible_clause(self, user: User):
+        if self.visible is not None:
+            return self.visible(user)
+        m = self.model
+        if user.role == Role.MEMBER_STATE:
+            return m.member_state == user.member_state
+        if user.role in STAFF:
+            # A draft stays with its member state, even one withdrawn before it was submitted.
+            return m.submitted_at.is_not(None)
+        return false()
+
+    async def load(self, uow: UnitOfWork, user: User, id_or_ref: str | int, *, lock: bool = False):
+        q = select(self.model).where(self._by_id_or_reference(id_or_ref), self.visible_clause(user))
+        if lock:
+            q = q.with_for_update(of=self.model)
+        item = (await uow.session.exec(q)).first()
+        if item is None:
+            raise NotFound(f"{self.noun} '{id_or_ref}'")
+        if lock:
+            # Events are stamped once the row is ours: their times follow the order they commit in.
+            uow.now = uow.services.clock()
+        return item
+
+    async def load_many(self, uow: UnitOfWork, rows: list) -> list[Loaded]:
+        live = [r.id for r in rows if self.lifecycle.states(r.state) not in self.lifecycle.final]
+        tasks = await items.open_tasks_of(uow, self.kind, live)
+        extra = await self.load_extra(uow, rows)
+        return [Loaded(r, [t for t in tasks if t.item_id == r.id], extra.get(r.id)) for r in rows]
+
+    def available(self, loaded: Loaded, user: User) -> list[str]:
+        return self.lifecycle.available_actions(self.facts(loaded), actor_of(user))
+
+    def task_views(self, svc: Services, loaded: Loaded, names: dict[int, str], now: datetime) -> list[TaskPublic]:
+        item = loaded.item
+        return [task_view(svc, t, reference=item.reference, title=self.title(item), names=names, now=now)
+                for t in loaded.tasks if t.status == TaskStatus.OPEN]
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def get(self, svc: Services, *, user: User, id_or_ref: str | int):
+        """One item the caller may see, with their available actions and its open tasks."""
+        async with svc.uow(write=False) as uow:
+            (loaded,) = await self.load_many(uow, [await self.load(uow, user, id_or_ref)])
+            view = self.view(svc, loaded, user, await assignee_names(uow, loaded.tasks), uow.now)
+            if self.staff_details and user.role in STAFF:
+                await self.staff_details(uow, view)
+        return view
+
+    async def list(self, svc: Services, *, user: User, state: str | None = None, limit: int = 50,
+                   offset: int = 0) -> list:
+        """The items the caller may see, newest first."""
+        m = self.model
+        q = select(m).where(self.visible_clause(user))
+        if state is not None:
+            try:
+                q = q.where(m.state == self.lifecycle.states(state).value)
+            except ValueError:
+                raise InvalidInput.one("state", "must be one of "
+                                       + ", ".join(s.value for s in self.lifecycle.states)) from None
+        q = q.order_by(m.id.desc()).limit(limit).offset(offset)
+        async with svc.uow(write=False) as uow:
+            loaded = await self.load_many(uow, list((await uow.session.exec(q)).all()))
+            names = await assignee_names(uow, [t for x in loaded for t in x.tasks])
+            return [self.view(svc, x, user, names, uow.now) for x in loaded]
+
+    async def history(self, svc: Services, *, user: User, id_or_ref: str | int) -> list[HistoryPublic]:
+        """Every event of an item the caller may see, oldest first."""
+        async with svc.uow(write=False) as uow:
+            item = await self.load(uow, user, id_or_ref)
+            events = await items.history(uow, self.kind, item.id)
+        return [self._history_view(e, user) for e in events]
+
+    def _history_view(self, e: HistoryEvent, user: User) -> HistoryPublic:
+        comment, arguments = self.redact(e, user) if self.redact else (e.comment, e.arguments)
+        return HistoryPublic(id=e.id, at=e.at, actor=e.actor_name, actor_role=e.actor_role, action=e.action,
+                             from_state=e.from_state, to_state=e.to_state, comment=comment, arguments=arguments)
+
+    async def diagram(self, svc: Services, *, user: User, id_or_ref: str | int) -> str:
+        """The lifecycle as Mermaid text with the item's current state marked."""
+        async with svc.uow(write=False) as uow:
+            item = await self.load(uow, user, id_or_ref)
+        return self.lifecycle.diagram(item.state)
+
+    # --- creating and editing --------------------------------------------------------------
+
+    def _require_creator(self, user: User) -> None:
+        if user.role != self.creator_role:
+            raise Forbidden(f"only a {self.creator_role.value.replace('_', ' ')} official may create or edit "
+                            f"{self.path}")
+
+    async def create(self, svc: Services, *, user: User, data: Any,
+                     idempotency_key: str | None = None) -> tuple[BaseModel, bool]:
+        """The caller drafts an item for their member state.
+
+        Returns (item, created). With an Idempotency-Key already used by this user for the
+        same request, returns the item that request created, and created=False."""
+        self._require_creator(user)
+        fields = parse(self.create_schema, data)
+        key = items.check_idempotency_key(idempotency_key)
+        digest = items.request_hash(data)
+        existing = None
+        for attempt in (1, 2):
+            try:
+                async with svc.uow() as uow:
+                    if key and (existing := await items.replayed_item_id(
+                            uow, user=user, item_kind=self.kind, key=key, digest=digest)) is not None:
+                        break
+                    reference = await items.next_reference(uow, self.prefix, uow.now.astimezone(svc.timezone).year)
+                    item = self.model(reference=reference, member_state=user.member_state, created_by_id=user.id,
+                                      state=next(iter(self.lifecycle.states)).value, created_at=uow.now,
+                                      updated_at=uow.now)
+                    changes = await self.apply_fields(uow, item, fields, user, "")
+                    uow.session.add(item)
+                    await uow.session.flush()
+                    record(uow, item_kind=self.kind, item_id=item.id, actor=user, action="create", from_state=None,
+                           to_state=item.state, arguments=changes)
+                    if key:
+                        items.remember_key(uow, user=user, item_kind=self.kind, key=key, digest=digest,
+                                           item_id=item.id)
+                    await uow.commit()
+                return await self.get(svc, user=user, id_or_ref=item.id), True
+            except IntegrityError:
+                # The same key committed by a concurrent request: answer with its item.
+                if not key or attempt == 2:
+                    raise
+        return await self.get(svc, user=user, id_or_ref=existing), False
+
+    async def update(self, svc: Services, *, user: User, id_or_ref: str | int, data: Any,
+                     if_match: str | None = None) -> BaseModel:
+        """The owning member state edits its draft. Records an `edit` event with the changes."""
+        self._require_creator(user)
+        fields = parse(self.update_schema, data)
+        async with svc.uow() as uow:
+            item = await self.load(uow, user, id_or_ref, lock=True)
+            check_version(if_match, item.version)
+            if item.state != next(iter(self.lifecycle.states)).value:
+                (loaded,) = await self.load_many(uow, [item])
+                raise ActionNotAvailable("edit", item.state, self.available(loaded, user),
+                                         "only a draft can be edited; after a request for changes, use 'resubmit'")
+            changes = await self.apply_fields(uow, item, fields, user, "")
+            if changes:
+                item.updated_at = uow.now
+                record(uow, item_kind=self.kind, item_id=item.id, actor=user, action="edit", from_state=item.state,
+                       to_state=item.state, arguments=changes)
+            await uow.commit()
+        return await self.get(svc, user=user, id_or_ref=item.id)
+
+    # --- actions ---------------------------------------------------------------------------
+
+    async def act(self, svc: Services, *, user: User, id_or_ref: str | int, action: str,
+                  arguments: Any = None, if_match: str | None = None) -> BaseModel:
+        """Take one lifecycle action on an item the caller may see.
+
+        Refusals, in this order: NotFound (not visible), UnknownAction, NotPermitted (never for
+        this role), VersionConflict (If-Match is not the current version), ActionNotAvailable
+        (not now; lists what is), InvalidInput (the arguments). Otherwise, in one transaction:
+        the effects, tasks closed and opened, one history event, the domain events."""
+        async with svc.uow() as uow:
+            item = await self.load(uow, user, id_or_ref, lock=True)
+            (loaded,) = await self.load_many(uow, [item])
+            await self.take(uow, loaded, user, action, arguments, if_match)
+            loaded.tasks = [t for t in loaded.tasks if t.status == TaskStatus.OPEN]
+            names = await assignee_names(uow, loaded.tasks)
+            await uow.commit()
+        return self.view(svc, loaded, user, names, uow.now)
+
+    async def take(self, uow: UnitOfWork, loaded: Loaded, user: User | None, action: str, arguments: Any,
+                   if_match: str | None = None, *, system_actor=None) -> Step:
+        """The action inside the caller's unit of work (`user` None with `system_actor`: the
+        system acting on its own, e.g. a deadline)."""
+        item, lc = loaded.item, self.lifecycle
+        facts, actor = self.facts(loaded), (system_actor or actor_of(user))
+        act_ = lc.check(facts, actor, action)
+        check_version(if_match, item.version)
+        args = parse(self.arguments[act_], arguments)
+        routing = {}
+        if act_ in lc.routing_arguments:
+            name = lc.routing_arguments[act_][0]
+            routing[name] = getattr(args, name).value
+        outcome = lc.decide(facts, actor, act_, **routing)
+        before = list(loaded.tasks)
+        step = Step(act_, outcome, user, args)
+        step.details = await self.effects[act_](uow, loaded, user, args)
+        if outcome.changed:
+            # Leaving a state ends what was still open in it (not what the action just opened).
+            items.close_tasks(uow, before, TaskStatus.CANCELLED)
+            loaded.tasks = [t for t in loaded.tasks if t not in before]
+            item.state = outcome.to_state.value
+            if outcome.to_state in lc.final:
+                item.closed_at = uow.now
+            self.enter(uow, loaded, step)
+        item.updated_at = uow.now  # every action moves the version on
+        record(uow, item_kind=self.kind, item_id=item.id, actor=user, action=act_.value,
+               from_state=outcome.from_state.value, to_state=outcome.to_state.value,
+               comment=getattr(args, "comment", None), arguments=step.details)
+        return step
+
+
+# --- tasks, for every lifecycle ------------------------------------------------------------
+
+async def assignee_names(uow: UnitOfWork, tasks: Iterable[Task]) -> dict[int, str]:
+    ids = {t.assignee_id for t in tasks if t.assignee_id is not None}
+    if not ids:
+        return {}
+    rows = await uow.session.exec(select(User.id, User.name, User.organisation).where(User.id.in_(ids)))
+    return {i: f"{n} ({o})" if o else n for i, n, o in rows}
+
+
+def assignee_label(task: Task, names: dict[int, str]) -> str:
+    if task.assignee_id is not None:
+        return names.get(task.assignee_id, f"user {task.assignee_id}")
+    role = task.assignee_role.replace("_", "-")
+    if task.assignee_country:
+        return f"{role} ({task.assignee_country})"
+    if task.assignee_member_state:
+        return f"{role} ({task.assignee_member_state})"
+    return f"both {role}s"
+
+
+def task_view(svc: Services, task: Task, *, reference: str, title: str, names: dict[int, str],
+              now: datetime) -> TaskPublic:
+    return TaskPublic(id=task.id, kind=task.kind, status=task.status, item_kind=task.item_kind,
+                      item_id=task.item_id, reference=reference, title=title,
+                      assignee=assignee_label(task, names), assignee_id=task.assignee_id,
+                      due_at=task.due_at, due_date=task.due_at.astimezone(svc.timezone).date(),
+                      overdue=task.status == TaskStatus.OPEN and now > task.due_at)
+
+
+REGISTRY: dict[str, Workflow] = {}
+
+
+def register(workflow: Workflow) -> Workflow:
+    REGISTRY[workflow.kind] = workflow
+    return workflow
+
+
+async def items_by_kind(uow: UnitOfWork, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], Any]:
+    """The rows behind (item_kind, item_id) pairs, one query per lifecycle."""
+    by_kind: dict[str, set[int]] = {}
+    for kind, item_id in wanted:
+        by_kind.setdefault(kind, set()).add(item_id)
+    found = {}
+    for kind, ids in by_kind.items():
+        m = REGISTRY[kind].model
+        for row in (await uow.session.exec(select(m).where(m.id.in_(ids)))).all():
+            found[(kind, row.id)] = row
+    return found
+
+
+async def inbox(svc: Services, *, user: User, limit: int = 200) -> list[TaskPublic]:
+    """The caller's open tasks over every lifecycle, soonest due first, each with `overdue`."""
+    q = (select(Task).where(Task.status == TaskStatus.OPEN, Task.item_kind.in_(list(REGISTRY)),
+                            items.tasks_of_user_clause(user))
+         .order_by(Task.due_at, Task.id).limit(limit))
+    async with svc.uow(write=False) as uow:
+        tasks = list((await uow.session.exec(q)).all())
+        rows = await items_by_kind(uow, [(t.item_kind, t.item_id) for t in tasks])
+        names = await assignee_names(uow, tasks)
+        return [task_view(svc, t, reference=rows[(t.item_kind, t.item_id)].reference,
+                          title=REGISTRY[t.item_kind].title(rows[(t.item_kind, t.item_id)]), names=names, now=uow.now)
+                for t in tasks if (t.item_kind, t.item_id) in rows]
