@@ -1,6 +1,8 @@
 """Building the services from the settings: the one place the entry points share."""
 from __future__ import annotations
 
+import services.proposals  # noqa: F401  (registers the lifecycles the services serve)
+import services.secondments  # noqa: F401
 from notifications.smtp import SmtpConfig
 from rso.settings import Settings
 from services.db import make_async_engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,9 +16,10 @@ from notifications.render import render
 from notifications.smtp import SmtpConfig, build, send_all
 from services.errors import Forbidden
 from services.events import DomainEvent
-from services.models import Proposal, Task, User
+from services.models import Task, User
 from services.reference_data import members
 from services.uow import Services, UnitOfWork
+from services.workflow import REGISTRY
 from states.common import Role
 
 log = logging.getLogger("rso.mail")
@@ -42,23 +43,70 @@ TASK_SENTENCES = {
                     "your position (support, support with conditions, concerns or object) by the due date.",
     "guidance": "The RSO Co-Managers request the Co-Chairs' guidance on the proposal below{split}. Either "
                 "Co-Chair may give it on behalf of both.",
+    "decision": "A nomination for secondment to the RSO awaits the Co-Managers' decision (accept, decline or "
+                "request more information). Either Co-Manager may decide on behalf of both.",
+    "extension": "The nominating member state asks to extend the secondment below. Either Co-Manager may "
+                 "approve or decline the extension on behalf of both.",
+    "final_report": "The secondment below is concluding. Please submit the final report of the placement by "
+                    "the due date.",
 }
 TASK_SUBJECTS = {"review": "Review requested", "consultation": "Consultation invitation",
-                 "guidance": "Guidance requested"}
+                 "guidance": "Guidance requested", "decision": "Decision requested",
+                 "extension": "Extension decision requested", "final_report": "Final report requested"}
+ITEM_LABELS = {"proposal": "proposal", "secondment": "nomination"}
+NEXT_STEPS = {"proposal": "The two RSO Co-Managers will now review it. You will be informed of their decision.",
+              "secondment": "The RSO Co-Managers will now consider the nomination. You will be informed of their "
+                            "decision."}
 DECISIONS = {
-    "revision_requested": ("revision requested", "The RSO Co-Managers ask you to revise your proposal and resubmit "
-                                                 "it. Their reasons are below."),
-    "declined": ("declined", "We regret to inform you that your proposal has been declined."),
-    "approved": ("approved", "We are pleased to inform you that your proposal has been approved."),
+    ("proposal", "revision_requested"): (
+        "revision requested", "The RSO Co-Managers ask you to revise your proposal and resubmit it. Their reasons "
+                              "are below."),
+    ("proposal", "declined"): ("declined", "We regret to inform you that your proposal has been declined."),
+    ("proposal", "approved"): ("approved", "We are pleased to inform you that your proposal has been approved."),
+    ("secondment", "arranging"): (
+        "accepted", "We are pleased to inform you that the RSO Co-Managers have accepted the nomination. They "
+                    "will now arrange the secondment with you."),
+    ("secondment", "declined"): ("declined", "We regret to inform you that the nomination has been declined."),
+    ("secondment", "info_requested"): (
+        "information requested", "The RSO Co-Managers need more information before they decide on the "
+                                 "nomination. Please resubmit it with the details asked for below."),
+}
+# Secondment milestones: (subject words, sentence, who is told).
+SUBMITTER, CO_MANAGERS = "submitter", "co_managers"
+MILESTONES = {
+    "arrangement_confirmed": ("arrangement confirmed", "The secondment arrangement has been signed and confirmed. "
+                              "The pre-deployment checklist is now open: security clearance, visa, travel, "
+                              "insurance and induction plan.", {SUBMITTER}),
+    "checklist_complete": ("pre-deployment checklist complete", "Every item of the pre-deployment checklist has "
+                           "been completed. The secondment can now start.", {SUBMITTER, CO_MANAGERS}),
+    "started": ("started", "The secondment has started.", {SUBMITTER}),
+    "extension_requested": ("extension requested", "The request to extend the secondment has been received. The "
+                            "RSO Co-Managers will decide on it.", {SUBMITTER}),
+    "extension_decided": ("extension {decision}", "The RSO Co-Managers have {decision} the request to extend the "
+                          "secondment.", {SUBMITTER}),
+    "handover_begun": ("handover begun", "The secondment has entered its handover period. A final report of the "
+                       "placement is now due from the nominating member state.", {SUBMITTER, CO_MANAGERS}),
+    "final_report_received": ("final report received", "The final report of the secondment has been received.",
+                              {SUBMITTER, CO_MANAGERS}),
+    "completed": ("completed", "The secondment has been completed. The RSO thanks the nominating member state and "
+                  "the secondee for their contribution.", {SUBMITTER, CO_MANAGERS}),
+    "withdrawn": ("withdrawn", "The nomination has been withdrawn by the nominating member state.",
+                  {SUBMITTER, CO_MANAGERS}),
+    "terminated": ("terminated", "The RSO Co-Managers have terminated the secondment before its end. Their reasons "
+                   "are below.", {SUBMITTER, CO_MANAGERS}),
 }
 
 
-def _link(settings: MailSettings, p: Proposal) -> str:
-    return f"{settings.base_url.rstrip('/')}/proposals/{p.reference}"
+def _link(settings: MailSettings, path: str, reference: str) -> str:
+    return f"{settings.base_url.rstrip('/')}/{path}/{reference}"
 
 
 def _date(dt: datetime, uow: UnitOfWork) -> str:
     return dt.astimezone(uow.services.timezone).strftime("%A %-d %B %Y")
+
+
+def _day(d: date | str) -> str:
+    return (date.fromisoformat(d) if isinstance(d, str) else d).strftime("%A %-d %B %Y")
 
 
 async def _task_recipients(uow: UnitOfWork, task: Task) -> list[User]:
@@ -74,40 +122,81 @@ async def _task_recipients(uow: UnitOfWork, task: Task) -> list[User]:
     return list((await uow.session.exec(q.order_by(User.id))).all())
 
 
+async def _audience(uow: UnitOfWork, item, who: set[str]) -> list[User]:
+    users: list[User] = []
+    if SUBMITTER in who and item.submitted_by_id:
+        users.append(await uow.session.get(User, item.submitted_by_id))
+    if CO_MANAGERS in who:
+        users += (await uow.session.exec(select(User).where(User.role == Role.CO_MANAGER.value, User.active.is_(True))
+                                         .order_by(User.id))).all()
+    return users
+
+
+def _milestone_details(item, event: DomainEvent) -> list[tuple[str, str]]:
+    name = event.data["milestone"]
+    details = []
+    if name in ("arrangement_confirmed", "started", "handover_begun") and item.start_date and item.end_date:
+        details = [("Start", _day(item.start_date)), ("End", _day(item.end_date))]
+    if name in ("extension_requested", "extension_decided"):
+        details = [("Requested end", _day(event.data["new_end_date"])), ("Current end", _day(item.end_date))]
+    if event.data.get("automatic"):
+        details.append(("Taken", "automatically by RSO Workflow, as the end date approaches"))
+    return details
+
+
 async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent) -> list[dict]:
     """(recipient, template, subject, context) of the emails one event causes."""
-    if event.item_kind != "proposal":
+    wf = REGISTRY.get(event.item_kind)
+    if wf is None:
         return []
-    p = await uow.session.get(Proposal, event.item_id)
-    base = {"reference": p.reference, "title": p.title, "link": _link(settings, p),
-            "member_state_name": members()[p.member_state]["name"], "link_text": f"Open {p.reference} in RSO Workflow"}
+    item = await uow.session.get(wf.model, event.item_id)
+    kind, title = event.item_kind, wf.title(item)
+    base = {"reference": item.reference, "title": title, "link": _link(settings, wf.path, item.reference),
+            "member_state_name": members()[item.member_state]["name"], "item_label": ITEM_LABELS[kind],
+            "link_text": f"Open {item.reference} in RSO Workflow"}
     out = []
     if event.name == "submitted":
-        user = await uow.session.get(User, p.submitted_by_id)
+        user = await uow.session.get(User, item.submitted_by_id)
         again = f" (round {event.data['round']})" if event.data.get("round", 1) > 1 else ""
-        out.append((user, "submission_acknowledged", f"{p.reference} received{again}: {p.title}", {}))
+        out.append((user, "submission_acknowledged", f"{item.reference} received{again}: {title}",
+                    {"next_step": NEXT_STEPS[kind]}))
     elif event.name == "task_assigned":
         task: Task = event.data["task"]
         for user in await _task_recipients(uow, task):
             sentence = TASK_SENTENCES[task.kind].format(
                 country={"AUS": "Australian", "IDN": "Indonesian"}.get(user.country or "", ""),
                 organisation=user.organisation or "you",
-                split=" (the Co-Managers' recommendations were split)" if p.split else "")
-            out.append((user, "task_assigned", f"{TASK_SUBJECTS[task.kind]}: {p.reference} {p.title}",
+                split=" (the Co-Managers' recommendations were split)" if getattr(item, "split", False) else "")
+            out.append((user, "task_assigned", f"{TASK_SUBJECTS[task.kind]}: {item.reference} {title}",
                         {"task_sentence": sentence, "due_date": _date(task.due_at, uow), "comment": None}))
-    elif event.name == "decision" and p.submitted_by_id:
-        word, sentence = DECISIONS[event.data["outcome"]]
-        if event.data["outcome"] == "approved" and p.conditions:
+    elif event.name == "decision" and item.submitted_by_id:
+        word, sentence = DECISIONS[(kind, event.data["outcome"])]
+        conditions = getattr(item, "conditions", None)
+        if kind == "proposal" and event.data["outcome"] == "approved" and conditions:
             word, sentence = "approved with conditions", "Your proposal has been approved, with the conditions below."
-        user = await uow.session.get(User, p.submitted_by_id)
-        out.append((user, "decision", f"{p.reference} {word}: {p.title}",
-                    {"decision_sentence": sentence, "conditions": p.conditions,
+        user = await uow.session.get(User, item.submitted_by_id)
+        out.append((user, "decision", f"{item.reference} {word}: {title}",
+                    {"decision_sentence": sentence, "conditions": conditions,
                      "comment": "\n".join(event.data.get("reasons") or []) or None}))
-    return [{"event_key": f"{event.key}:{user.email}"[:200], "message_id": new_message_id(settings.mail_from),
-             "template": template, "item_kind": event.item_kind, "item_id": event.item_id, "reference": p.reference,
-             "to_email": user.email, "to_name": user.name, "subject": subject, "now": uow.now,
-             "rendered": render(template, subject=subject, recipient_name=user.name, **base, **context)}
-            for user, template, subject, context in out if user is not None and user.active]
+    elif event.name == "milestone":
+        word, sentence, who = MILESTONES[event.data["milestone"]]
+        decided = {"approve": "approved", "decline": "declined"}.get(event.data.get("decision", ""), "")
+        context = {"milestone_sentence": sentence.format(decision=decided), "details": _milestone_details(item, event),
+                   "comment": event.data.get("comment")}
+        for user in await _audience(uow, item, who):
+            out.append((user, "milestone", f"{item.reference} {word.format(decision=decided)}: {title}", context))
+    seen: set[str] = set()
+    messages = []
+    for user, template, subject, context in out:
+        if user is None or not user.active or user.email in seen:
+            continue
+        seen.add(user.email)
+        messages.append({
+            "event_key": f"{event.key}:{user.email}"[:200], "message_id": new_message_id(settings.mail_from),
+            "template": template, "item_kind": kind, "item_id": event.item_id, "reference": item.reference,
+            "to_email": user.email, "to_name": user.name, "subject": subject[:300], "now": uow.now,
+            "rendered": render(template, subject=subject, recipient_name=user.name, **base, **context)})
+    return messages
 
 
 def outbox_writer(settings: MailSettings):

@@ -224,7 +224,10 @@ def test_every_template_renders_in_both_parts_with_realistic_data(template):
                    link="https://workflow.rso.example/proposals/RSO-P-2026-0042", link_text="Open RSO-P-2026-0042",
                    task_sentence="A proposal awaits your review as the Australian Co-Manager of the RSO.",
                    due_date="Monday 7 December 2026", comment="Please note the partner states.",
-                   decision_sentence="Your proposal has been approved.", conditions="Pilot with two member states.")
+                   decision_sentence="Your proposal has been approved.", conditions="Pilot with two member states.",
+                   item_label="proposal", next_step="The two RSO Co-Managers will now review it.",
+                   milestone_sentence="The secondment has started.",
+                   details=[("Start", "Monday 4 January 2027"), ("End", "Friday 30 April 2027")])
     r = render(template, subject="Subject line", **context)
     for body in (r.text, r.html):
         assert "Ms Siriporn K." in body and "RSO-P-2026-0042" in body

@@ -6,22 +6,25 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
 
 from rso.api.deps import CurrentUser, JsonBody, ServicesDep
 from rso.security import issue_token
-from services import mail, proposals
-from services.proposal_schemas import HistoryPublic, ProposalCreate, ProposalPublic, ProposalUpdate, TaskPublic
+from services import mail, proposals, secondments, workflow
+from services.proposal_schemas import ProposalPublic
+from services.schemas import HistoryPublic, TaskPublic
+from services.secondment_schemas import SecondmentPublic
 from services.users import authenticate
-from states.proposal import ProposalAction
+from services.workflow import Workflow
 
 router = APIRouter(prefix="/api/v1")
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the version you last saw; 409 if it is not current")]
 
 
-def _etag(response: Response, proposal: ProposalPublic) -> ProposalPublic:
-    response.headers["ETag"] = f'"{proposal.version}"'
-    return proposal
+def _etag(response: Response, item):
+    response.headers["ETag"] = f'"{item.version}"'
+    return item
 
 
 @router.get("/health", tags=["service"], summary="Liveness: the service answers")
@@ -44,83 +47,93 @@ async def me(user: CurrentUser) -> dict:
             "member_state": user.member_state, "country": user.country, "organisation": user.organisation}
 
 
-@router.post("/proposals", status_code=201, response_model=ProposalPublic, tags=["proposals"],
-             summary="A member state drafts a proposal",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": {"$ref": "#/components/schemas/ProposalCreate"}}}}})
-async def create(response: Response, svc: ServicesDep, user: CurrentUser, data: JsonBody,
-                 idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None):
-    proposal, created = await proposals.create_proposal(svc, user=user, data=data, idempotency_key=idempotency_key)
-    if not created:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/v1/proposals/{proposal.id}"
-    return _etag(response, proposal)
+def _item_routes(wf: Workflow, public: type[BaseModel], create_summary: str, reference_example: str) -> list:
+    """The routes of one lifecycle's collection, all of the same shape: create (with
+    Idempotency-Key), list, get by id or reference, edit a draft, history, diagram, and one
+    route per action (If-Match). Returns the body models, for the OpenAPI document."""
+    path, tag, noun = f"/{wf.path}", wf.path, wf.noun
+
+    async def create(response: Response, svc: ServicesDep, user: CurrentUser, data: JsonBody,
+                     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None):
+        item, created = await wf.create(svc, user=user, data=data, idempotency_key=idempotency_key)
+        if not created:
+            response.headers["Idempotent-Replayed"] = "true"
+        response.headers["Location"] = f"/api/v1{path}/{item.id}"
+        return _etag(response, item)
+
+    async def list_(svc: ServicesDep, user: CurrentUser, state: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
+        return await wf.list(svc, user=user, state=state, limit=limit, offset=offset)
+
+    async def get(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str):
+        return _etag(response, await wf.get(svc, user=user, id_or_ref=id_or_ref))
+
+    async def update(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str, data: JsonBody,
+                     if_match: IfMatch = None):
+        return _etag(response, await wf.update(svc, user=user, id_or_ref=id_or_ref, data=data, if_match=if_match))
+
+    async def history(svc: ServicesDep, user: CurrentUser, id_or_ref: str):
+        return await wf.history(svc, user=user, id_or_ref=id_or_ref)
+
+    async def diagram(svc: ServicesDep, user: CurrentUser, id_or_ref: str):
+        return PlainTextResponse(await wf.diagram(svc, user=user, id_or_ref=id_or_ref),
+                                 media_type="text/vnd.mermaid; charset=utf-8")
+
+    def body(model: type[BaseModel]) -> dict:
+        return {"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+    for fn in (create, list_, get, update, history, diagram):
+        fn.__name__ = f"{wf.kind}_{fn.__name__.strip('_')}"
+    router.add_api_route(path, create, methods=["POST"], status_code=201, response_model=public, tags=[tag],
+                         summary=create_summary, openapi_extra=body(wf.create_schema))
+    router.add_api_route(path, list_, methods=["GET"], response_model=list[public], tags=[tag],
+                         summary=f"The {wf.path} you may see, newest first")
+    router.add_api_route(f"{path}/{{id_or_ref}}", get, methods=["GET"], response_model=public, tags=[tag],
+                         summary=f"One {noun}, by id or reference ({reference_example})")
+    router.add_api_route(f"{path}/{{id_or_ref}}", update, methods=["PATCH"], response_model=public, tags=[tag],
+                         summary="The owner edits a draft", openapi_extra=body(wf.update_schema))
+    router.add_api_route(f"{path}/{{id_or_ref}}/history", history, methods=["GET"],
+                         response_model=list[HistoryPublic], tags=[tag], summary="Every event, oldest first")
+    router.add_api_route(f"{path}/{{id_or_ref}}/diagram", diagram, methods=["GET"],
+                         response_class=PlainTextResponse, tags=[tag],
+                         summary="The lifecycle as Mermaid text, the current state marked")
+
+    def action_route(action) -> type[BaseModel]:
+        model = wf.arguments[action]
+
+        async def run(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str,
+                      data: JsonBody, if_match: IfMatch = None):
+            return _etag(response, await wf.act(svc, user=user, id_or_ref=id_or_ref, action=action.value,
+                                                arguments=data, if_match=if_match))
+
+        run.__name__ = f"{wf.kind}_{action.value}"
+        router.add_api_route(
+            f"{path}/{{id_or_ref}}/actions/{action.value}", run, methods=["POST"], response_model=public,
+            tags=[f"{noun} actions"], summary=action.value.replace("_", " ").capitalize(),
+            openapi_extra={"requestBody": {"content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}})
+        return model
+
+    models = [action_route(a) for a in wf.lifecycle.actions]
+
+    async def unknown_action(svc: ServicesDep, user: CurrentUser, id_or_ref: str, action: str,
+                             data: JsonBody, if_match: IfMatch = None):
+        # Not one of the routes above: the service answers 404 with the actions there are.
+        return await wf.act(svc, user=user, id_or_ref=id_or_ref, action=action, arguments=data, if_match=if_match)
+
+    unknown_action.__name__ = f"{wf.kind}_unknown_action"
+    router.add_api_route(f"{path}/{{id_or_ref}}/actions/{{action}}", unknown_action, methods=["POST"],
+                         response_model=public, include_in_schema=False)
+    return [wf.create_schema, wf.update_schema, *models]
 
 
-@router.get("/proposals", response_model=list[ProposalPublic], tags=["proposals"],
-            summary="The proposals you may see, newest first")
-async def list_(svc: ServicesDep, user: CurrentUser, state: str | None = None,
-                limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
-    return await proposals.list_proposals(svc, user=user, state=state, limit=limit, offset=offset)
-
-
-@router.get("/proposals/{id_or_ref}", response_model=ProposalPublic, tags=["proposals"],
-            summary="One proposal, by id or reference (RSO-P-2026-0001)")
-async def get(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str):
-    return _etag(response, await proposals.get_proposal(svc, user=user, id_or_ref=id_or_ref))
-
-
-@router.patch("/proposals/{id_or_ref}", response_model=ProposalPublic, tags=["proposals"],
-              summary="The owner edits a draft",
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": {"$ref": "#/components/schemas/ProposalUpdate"}}}}})
-async def update(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str, data: JsonBody,
-                 if_match: IfMatch = None):
-    return _etag(response, await proposals.update_proposal(svc, user=user, id_or_ref=id_or_ref, data=data,
-                                                           if_match=if_match))
-
-
-@router.get("/proposals/{id_or_ref}/history", response_model=list[HistoryPublic], tags=["proposals"],
-            summary="Every event, oldest first")
-async def history(svc: ServicesDep, user: CurrentUser, id_or_ref: str):
-    return await proposals.get_history(svc, user=user, id_or_ref=id_or_ref)
-
-
-@router.get("/proposals/{id_or_ref}/diagram", response_class=PlainTextResponse, tags=["proposals"],
-            summary="The lifecycle as Mermaid text, the current state marked")
-async def diagram(svc: ServicesDep, user: CurrentUser, id_or_ref: str):
-    return PlainTextResponse(await proposals.get_diagram(svc, user=user, id_or_ref=id_or_ref),
-                             media_type="text/vnd.mermaid; charset=utf-8")
-
-
-def _action_route(action: ProposalAction):
-    model = proposals.ARGUMENTS[action]
-
-    async def run(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str,
-                  data: JsonBody, if_match: IfMatch = None):
-        return _etag(response, await proposals.act(svc, user=user, id_or_ref=id_or_ref, action=action.value,
-                                                   arguments=data, if_match=if_match))
-
-    run.__name__ = f"proposal_{action.value}"
-    router.add_api_route(
-        f"/proposals/{{id_or_ref}}/actions/{action.value}", run, methods=["POST"], response_model=ProposalPublic,
-        tags=["proposal actions"], summary=f"{action.value.replace('_', ' ').capitalize()}",
-        openapi_extra={"requestBody": {"content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}})
-    return model
-
-
-ACTION_MODELS = [_action_route(a) for a in ProposalAction]
-BODY_MODELS = [ProposalCreate, ProposalUpdate, *ACTION_MODELS]
-
-
-@router.post("/proposals/{id_or_ref}/actions/{action}", response_model=ProposalPublic, include_in_schema=False)
-async def unknown_action(svc: ServicesDep, user: CurrentUser, id_or_ref: str, action: str,
-                         data: JsonBody, if_match: IfMatch = None):
-    # Not one of the routes above: the service answers 404 with the actions there are.
-    return await proposals.act(svc, user=user, id_or_ref=id_or_ref, action=action, arguments=data,
-                               if_match=if_match)
+BODY_MODELS = list(dict.fromkeys([
+    *_item_routes(proposals.PROPOSALS, ProposalPublic, "A member state drafts a proposal", "RSO-P-2026-0001"),
+    *_item_routes(secondments.SECONDMENTS, SecondmentPublic, "A member state nominates an official (a draft)",
+                  "RSO-S-2026-0001"),
+]))
 
 
 @router.get("/admin/emails", tags=["admin"], summary="Emails captured locally (no SMTP server set), newest first")
@@ -134,4 +147,4 @@ async def captured(svc: ServicesDep, user: CurrentUser, limit: Annotated[int, Qu
 @router.get("/tasks", response_model=list[TaskPublic], tags=["tasks"],
             summary="Your open tasks (inbox), soonest due first")
 async def tasks(svc: ServicesDep, user: CurrentUser):
-    return await proposals.inbox(svc, user=user)
+    return await workflow.inbox(svc, user=user)
