@@ -1,13 +1,16 @@
-"""Demo data: a user of every role and proposals in every state, made through the same
-service functions people use, so every item has a real history."""
+"""Demo data: a user of every role, proposals and secondments in every state, made through
+the same service functions people use, so every item has a real history. Secondments that
+started months ago were walked through their steps on a clock set back to those days."""
 from __future__ import annotations
 
 import functools
-from datetime import date
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import func, select
 
 from services import proposals
+from services.secondments import SECONDMENTS, add_months
 from services.models import User
 from services.uow import Services
 from services.users import create_user
@@ -93,6 +96,7 @@ async def load_demo(svc: Services) -> bool:
     chair = await _user(svc, "co-chair.aus@rso.example")
     tip, iom = await _user(svc, "wg-tip@stakeholders.example"), await _user(svc, "iom@stakeholders.example")
 
+    approved: dict[str, str] = {}
     for owner_email, title, fields, target in PROPOSALS:
         owner = await _user(svc, owner_email)
         data = {"title": title, "summary": f"{title}. Submitted by {owner.name} for the RSO's consideration, "
@@ -100,6 +104,8 @@ async def load_demo(svc: Services) -> bool:
                 **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in fields.items()}}
         p, _ = await proposals.create_proposal(svc, user=owner, data=data)
         do = functools.partial(_act, svc, p.id)
+        if target == "approved":
+            approved[owner.member_state] = p.reference
 
         if target == "draft":
             continue
@@ -135,4 +141,112 @@ async def load_demo(svc: Services) -> bool:
         await do(chair, "give_guidance", decision="approve_with_conditions",
                  conditions="Pilot with two member states before regional roll-out.",
                  comment="Approved on behalf of both Co-Chairs.")
+    await _load_secondments(svc, approved, cm_aus, cm_idn)
     return True
+
+
+SECONDMENTS_DEMO = [
+    # (owner, nominee, position, agency, role, target state, start in days from today, months)
+    ("official.tha@members.example", "Pimchanok Srisuk", "Police Lieutenant Colonel", "Royal Thai Police",
+     "Financial investigation adviser", "active", -60, 6),
+    ("official.phl@members.example", "Maria Cristina Dela Cruz", "Senior Labor Attaché",
+     "Department of Migrant Workers", "Labour migration policy officer", "under_review", 75, 5),
+    ("official.vnm@members.example", "Tran Minh Duc", "Deputy Director", "Immigration Department",
+     "Border management programme officer", "info_requested", 90, 4),
+    ("official.lka@members.example", "Nadeesha Perera", "Assistant Superintendent of Police", "Sri Lanka Police",
+     "People smuggling analyst", "arranging", 60, 6),
+    ("official.nzl@members.example", "Aroha Whitmore", "Senior Policy Adviser", "Immigration New Zealand",
+     "Returns and reintegration adviser", "pre_deployment", 20, 4),
+    ("official.tha@members.example", "Kittipong Chaiyaporn", "Senior Prosecutor", "Office of the Attorney General",
+     "Legal frameworks officer", "draft", 120, 6),
+    ("official.phl@members.example", "Jose Ramon Villanueva", "Chief Investigator", "National Bureau of Investigation",
+     "Cybercrime and online scams adviser", "concluding", -150, 6),
+    ("official.vnm@members.example", "Le Thi Hoa", "Head of Division", "Ministry of Labour", "Victim support officer",
+     "completed", -300, 4),
+    ("official.lka@members.example", "Ruwan Jayasinghe", "Director", "Department of Immigration and Emigration",
+     "Data and research officer", "declined", 100, 5),
+    ("official.nzl@members.example", "Samuel Tane", "Policy Analyst", "Ministry of Business, Innovation and "
+     "Employment", "Policy officer", "withdrawn", 110, 4),
+    ("official.tha@members.example", "Suda Rattanakorn", "Social Development Officer", "Ministry of Social "
+     "Development and Human Security", "Protection officer", "terminated", -90, 6),
+]
+
+
+@contextmanager
+def _clock_at(svc: Services, day: date):
+    """Act as on `day` (09:00 in Bangkok): how the demo gives old secondments a past."""
+    real = svc.clock
+    when = datetime.combine(day, time(9, 0), tzinfo=svc.timezone).astimezone(UTC)
+    svc.clock = lambda: when
+    try:
+        yield
+    finally:
+        svc.clock = real
+
+
+async def _load_secondments(svc: Services, approved: dict[str, str], cm_aus: User, cm_idn: User) -> None:
+    today = svc.clock().astimezone(svc.timezone).date()
+    for owner_email, name, position, agency, role, target, offset, months in SECONDMENTS_DEMO:
+        owner = await _user(svc, owner_email)
+        start = today + timedelta(days=offset)
+        end = add_months(start, months)
+        began = min(today, start - timedelta(days=70))  # when the nomination was made
+        data = {"nominee": {"full_name": name, "email": name.lower().replace(" ", ".") + "@members.example",
+                            "position": position, "agency": agency},
+                "proposed_role": role, "start_date": start.isoformat(), "end_date": end.isoformat(),
+                "funding": {"salary": "sending_state", "allowances": "rso" if months > 4 else "shared"},
+                "languages": ["English"], "justification": f"{name} brings {agency}'s operational experience to the "
+                                                            f"RSO's work as {role.lower()}."}
+        if owner.member_state in approved and target == "active":
+            data["proposal_reference"] = approved[owner.member_state]
+
+        async def do(user, action, **args):
+            return await SECONDMENTS.act(svc, user=user, id_or_ref=s.id, action=action, arguments=args)
+
+        with _clock_at(svc, began):
+            s, _ = await SECONDMENTS.create(svc, user=owner, data=data)
+            if target == "draft":
+                continue
+            await do(owner, "submit")
+            if target == "withdrawn":
+                await do(owner, "withdraw", comment="The nominee has been reassigned at home.")
+                continue
+            if target == "under_review":
+                continue
+            if target == "info_requested":
+                await do(cm_idn, "decide", decision="request_info",
+                         comment="Please confirm the nominee's English proficiency and the agency's release letter.")
+                continue
+            if target == "declined":
+                await do(cm_aus, "decide", decision="decline",
+                         comment="The RSO has no research placement in the period requested.")
+                continue
+            await do(cm_aus, "decide", decision="accept", comment="A welcome fit with the RSO's workplan.")
+            if target == "arranging":
+                continue
+        with _clock_at(svc, min(today, start - timedelta(days=30))):
+            await do(cm_idn, "confirm_arrangement", arrangement_signed_on=min(today, start - timedelta(days=30)).isoformat(),
+                     start_date=start.isoformat(), end_date=end.isoformat())
+            await do(owner, "complete_item", item="security_clearance")
+            await do(cm_aus, "complete_item", item="induction_plan")
+            if target == "pre_deployment":
+                continue
+            for item in ("visa", "travel", "insurance"):
+                await do(owner, "complete_item", item=item)
+        with _clock_at(svc, start):
+            await do(cm_aus, "start", comment="Welcome to the RSO.")
+        if target == "active":
+            await do(owner, "request_extension", new_end_date=add_months(start, months + 2).isoformat(),
+                     justification="The financial investigation toolkit pilot runs two months longer than planned.")
+            continue
+        if target == "terminated":
+            await do(cm_idn, "terminate", comment="Recalled by the sending agency for a national emergency.")
+            continue
+        with _clock_at(svc, min(today, end - timedelta(days=30))):
+            await do(cm_aus, "begin_handover", comment="Handover of the scams casework to the RSO team.")
+        if target == "concluding":
+            continue
+        with _clock_at(svc, end + timedelta(days=5)):
+            await do(owner, "submit_final_report", report=f"Final report of {name}'s secondment: objectives met; "
+                                                          "victim support guidelines drafted and adopted.")
+            await do(cm_idn, "complete", comment="With thanks to the Ministry of Labour.")

@@ -186,6 +186,38 @@ class Api:
         assert r.status_code == expect, r.text
         return r.json()
 
+    def nominate(self, who="tha", **fields) -> dict:
+        r = self.post(who, "/secondments", {**complete_secondment(), **fields})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def s_act(self, who, ref, action, expect=200, **args) -> dict:
+        r = self.post(who, f"/secondments/{ref}/actions/{action}", args)
+        assert r.status_code == expect, r.text
+        return r.json()
+
+
+def bangkok_today():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    return datetime.now(ZoneInfo("Asia/Bangkok")).date()
+
+
+def complete_secondment(start_in_days: int = 30, months: int = 5) -> dict:
+    from datetime import timedelta
+    from services.secondments import add_months
+    start = bangkok_today() + timedelta(days=start_in_days)
+    return {
+        "nominee": {"full_name": "Somchai Wongsakul", "email": "somchai.w@police.tha.example",
+                    "position": "Police Major", "agency": "Royal Thai Police"},
+        "proposed_role": "Trafficking in persons investigations adviser",
+        "start_date": start.isoformat(),
+        "end_date": add_months(start, months).isoformat(),
+        "funding": {"salary": "sending_state", "allowances": "rso"},
+        "languages": ["Thai", "English"],
+        "justification": "Ten years of casework on labour trafficking in fisheries.",
+    }
+
 
 def complete_proposal() -> dict:
     return {

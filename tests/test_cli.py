@@ -22,7 +22,7 @@ def rso(*args, url, cwd):
     return subprocess.run([RSO, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 
 
-def test_upgrade_then_demo_loads_users_of_every_role_and_proposals_in_every_state(empty_database_url, tmp_path):
+def test_upgrade_then_demo_loads_users_of_every_role_and_items_in_every_state(empty_database_url, tmp_path):
     r = rso("db", "upgrade", url=empty_database_url, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     r = rso("demo", url=empty_database_url, cwd=tmp_path)
@@ -33,11 +33,16 @@ def test_upgrade_then_demo_loads_users_of_every_role_and_proposals_in_every_stat
         roles = {row[0] for row in conn.execute(sa.text("SELECT DISTINCT role FROM users"))}
         states = {row[0] for row in conn.execute(sa.text("SELECT DISTINCT state FROM proposals"))}
         histories = conn.execute(sa.text("SELECT COUNT(*) FROM history_events")).scalar()
+        s_states = {row[0] for row in conn.execute(sa.text("SELECT DISTINCT state FROM secondments"))}
+        open_tasks = {row[0] for row in conn.execute(sa.text("SELECT DISTINCT kind FROM tasks WHERE status = 'open'"))}
     engine.dispose()
     assert roles == {"member_state", "co_manager", "stakeholder", "co_chair", "admin"}
     assert states == {"draft", "co_manager_review", "revision_requested", "stakeholder_consultation",
                       "co_chair_guidance", "approved", "declined", "withdrawn"}
     assert histories > 20
+    assert s_states == {"draft", "under_review", "info_requested", "arranging", "pre_deployment", "active",
+                        "concluding", "completed", "declined", "withdrawn", "terminated"}
+    assert open_tasks == {"review", "consultation", "guidance", "decision", "extension", "final_report"}
     again = rso("demo", url=empty_database_url, cwd=tmp_path)
     assert again.returncode == 0 and "already" in again.stdout
 

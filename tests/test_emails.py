@@ -326,3 +326,88 @@ def _errors(settings):
         errors = [r[0] for r in conn.execute(sa.text("SELECT last_error FROM outbox_messages"))]
     engine.dispose()
     return errors
+
+
+def test_every_secondment_milestone_emails_the_people_it_concerns(mail_api, smtp_inbox):
+    from tests.api.test_secondment_api import ALL_ITEMS, arrange
+
+    api, settings = mail_api
+    ref = api.nominate()["reference"]
+    title = "Somchai Wongsakul, Trafficking in persons investigations adviser"
+
+    def step(expected: dict[str, list[str]]):
+        deliver(settings)
+        got = {who: sorted(subjects(smtp_inbox, who)) for who in ROSTER}
+        assert {who: s for who, s in got.items() if s} == {who: sorted(s) for who, s in expected.items()}
+        smtp_inbox.messages.clear()
+
+    api.s_act("tha", ref, "submit")
+    step({"tha": [f"{ref} received: {title}"], "cm_aus": [f"Decision requested: {ref} {title}"],
+          "cm_idn": [f"Decision requested: {ref} {title}"]})
+    api.s_act("cm_idn", ref, "decide", decision="accept", comment="A welcome fit with the workplan.")
+    step({"tha": [f"{ref} accepted: {title}"]})
+    arrange(api, ref)
+    step({"tha": [f"{ref} arrangement confirmed: {title}"]})
+    for item in ALL_ITEMS[:-1]:
+        api.s_act("tha", ref, "complete_item", item=item)
+    step({})
+    api.s_act("cm_aus", ref, "complete_item", item=ALL_ITEMS[-1])
+    done = f"{ref} pre-deployment checklist complete: {title}"
+    step({"tha": [done], "cm_aus": [done], "cm_idn": [done]})
+    api.s_act("cm_aus", ref, "start")
+    step({"tha": [f"{ref} started: {title}"]})
+    end = api.get("tha", f"/secondments/{ref}").json()["end_date"]
+    from datetime import date, timedelta
+    new_end = (date.fromisoformat(end) + timedelta(days=14)).isoformat()
+    api.s_act("tha", ref, "request_extension", new_end_date=new_end, justification="The pilot runs longer.")
+    step({"tha": [f"{ref} extension requested: {title}"], "cm_aus": [f"Extension decision requested: {ref} {title}"],
+          "cm_idn": [f"Extension decision requested: {ref} {title}"]})
+    api.s_act("cm_aus", ref, "decide_extension", decision="approve")
+    deliver(settings)
+    (approved,) = smtp_inbox.to(ROSTER["tha"]["email"])
+    assert approved["Subject"] == f"{ref} extension approved: {title}"
+    assert date.fromisoformat(new_end).strftime("%-d %B %Y") in parts(approved)[0]
+    smtp_inbox.messages.clear()
+    api.s_act("cm_idn", ref, "begin_handover")
+    begun = f"{ref} handover begun: {title}"
+    asked = f"Final report requested: {ref} {title}"
+    step({"tha": [begun, asked], "tha2": [asked], "cm_aus": [begun], "cm_idn": [begun]})
+    api.s_act("tha2", ref, "submit_final_report", report="Objectives met.")
+    received = f"{ref} final report received: {title}"
+    step({"tha": [received], "cm_aus": [received], "cm_idn": [received]})
+    api.s_act("cm_aus", ref, "complete")
+    completed = f"{ref} completed: {title}"
+    step({"tha": [completed], "cm_aus": [completed], "cm_idn": [completed]})
+
+
+@pytest.mark.parametrize("decision, word", [("decline", "declined"), ("request_info", "information requested")])
+def test_a_nomination_decision_tells_the_member_state_why(mail_api, smtp_inbox, decision, word):
+    api, settings = mail_api
+    ref = api.nominate()["reference"]
+    api.s_act("tha2", ref, "submit")
+    deliver(settings)
+    smtp_inbox.messages.clear()
+    api.s_act("cm_aus", ref, "decide", decision=decision, comment="No placement is open in that period.")
+    deliver(settings)
+    (told,) = smtp_inbox.messages
+    assert told["To"].addresses[0].addr_spec == ROSTER["tha2"]["email"] and word in told["Subject"]
+    text, html = parts(told)
+    for body in (text, html):
+        assert "No placement is open in that period." in body
+        assert f"https://workflow.rso.example/secondments/{ref}" in body
+
+
+def test_a_withdrawal_or_termination_tells_the_member_state_and_the_co_managers(mail_api, smtp_inbox):
+    from tests.api.test_secondment_api import to_active
+
+    api, settings = mail_api
+    ref = api.nominate()["reference"]
+    to_active(api, ref)
+    deliver(settings)
+    smtp_inbox.messages.clear()
+    api.s_act("cm_idn", ref, "terminate", comment="Recalled by the sending agency.")
+    deliver(settings)
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp_inbox.messages) == sorted(
+        ROSTER[w]["email"] for w in ("tha", "cm_aus", "cm_idn"))
+    assert all("terminated" in m["Subject"] and "Recalled by the sending agency." in parts(m)[0]
+               for m in smtp_inbox.messages)

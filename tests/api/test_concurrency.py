@@ -130,3 +130,33 @@ def test_concurrent_creates_get_distinct_consecutive_references(settings):
         assert [int(r.rsplit("-", 1)[1]) for r in refs] == list(range(1, 21))
 
     run(settings, scenario)
+
+
+def test_both_co_managers_deciding_a_nomination_at_once_one_decides_the_other_is_told(settings):
+    from tests.conftest import complete_secondment
+
+    async def scenario(client):
+        tha, aus, idn = [await _token(client, w) for w in ("tha", "cm_aus", "cm_idn")]
+        refs = []
+        for _ in range(ROUNDS):
+            ref = (await client.post("/api/v1/secondments", json=complete_secondment(), headers=tha)).json()["reference"]
+            assert (await client.post(f"/api/v1/secondments/{ref}/actions/submit", headers=tha)).status_code == 200
+            refs.append(ref)
+
+        async def decide(ref, headers, decision):
+            return await client.post(f"/api/v1/secondments/{ref}/actions/decide", headers=headers,
+                                     json={"decision": decision, "comment": "Reasons."})
+
+        answers = await asyncio.gather(*(c for ref in refs for c in (decide(ref, aus, "accept"),
+                                                                    decide(ref, idn, "decline"))))
+        finals = [(await client.get(f"/api/v1/secondments/{ref}", headers=tha)).json() for ref in refs]
+        histories = [(await client.get(f"/api/v1/secondments/{ref}/history", headers=tha)).json() for ref in refs]
+        return answers, finals, histories
+
+    answers, finals, histories = run(settings, scenario)
+    for i, final in enumerate(finals):
+        pair = answers[2 * i: 2 * i + 2]
+        assert sorted(r.status_code for r in pair) == [200, 409]
+        winner = next(r for r in pair if r.status_code == 200).json()
+        assert final["state"] == winner["state"] in ("arranging", "declined")
+        assert [e["action"] for e in histories[i]].count("decide") == 1

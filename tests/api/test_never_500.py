@@ -63,3 +63,49 @@ def test_random_input_at_every_write_gets_a_4xx_or_a_success_never_a_500(api):
     history = api.get("tha", f"/proposals/{draft}/history").json()
     if all(e["action"] == "create" for e in history):
         assert api.get("tha", f"/proposals/{draft}").json() == before
+
+
+S_FIELDS = ["nominee", "full_name", "email", "position", "agency", "proposed_role", "proposal_reference",
+            "start_date", "end_date", "funding", "salary", "allowances", "languages", "justification", "decision",
+            "comment", "changes", "arrangement_signed_on", "item", "new_end_date", "report"]
+
+
+def s_garbage(rng: random.Random, depth: int = 0):
+    kind = rng.randrange(9 if depth < 3 else 6)
+    return [
+        lambda: None, lambda: rng.randint(-10**30, 10**30),
+        lambda: rng.choice(["", "x" * 6000, "2027-02-30", "2026-12-01", "2099-01-01", "accept", "approve",
+                            "visa", "sending_state", "rso", "RSO-P-2026-0001", "someone@x.example", "\u0000",
+                            "ñandú 東京 🌏"]),
+        lambda: rng.choice(S_FIELDS), lambda: rng.choice([True, 1.5]), lambda: "9" * rng.randint(1, 40),
+        lambda: [s_garbage(rng, depth + 1) for _ in range(rng.randrange(4))],
+        lambda: {rng.choice(S_FIELDS): s_garbage(rng, depth + 1) for _ in range(rng.randrange(5))},
+        lambda: {"salary": s_garbage(rng, depth + 1), "allowances": s_garbage(rng, depth + 1)},
+    ][kind]()
+
+
+@pytest.mark.slow
+def test_random_input_at_every_secondment_write_gets_a_4xx_or_a_success_never_a_500(api):
+    from tests.api.test_secondment_api import to_active
+    rng = random.Random(SEED)
+    active = api.nominate()["reference"]
+    to_active(api, active)
+    draft = api.nominate()["reference"]
+    actions = ["submit", "decide", "resubmit", "confirm_arrangement", "complete_item", "start", "request_extension",
+               "decide_extension", "begin_handover", "submit_final_report", "complete", "withdraw", "terminate", "x"]
+    statuses = set()
+    for _ in range(250):
+        who = rng.choice(list(ROSTER))
+        target = rng.choice([active, draft, "RSO-S-2026-9999", "0"])
+        data = {rng.choice(S_FIELDS): s_garbage(rng) for _ in range(rng.randrange(1, 6))} \
+            if rng.random() < 0.85 else s_garbage(rng)
+        route = rng.randrange(3)
+        if route == 0:
+            r = api.post(who, "/secondments", data)
+        elif route == 1:
+            r = api.patch(who, f"/secondments/{target}", data)
+        else:
+            r = api.post(who, f"/secondments/{target}/actions/{rng.choice(actions)}", data)
+        assert r.status_code < 500, r.text
+        statuses.add(r.status_code)
+    assert {403, 404, 409, 422} <= statuses
