@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from services.reference_data import CURRENCIES, member_codes
-from services.schemas import CommentArgs, Comment, HistoryPublic, Strict, SubmitArgs, TaskPublic  # noqa: F401
+from services.schemas import CommentArgs, Comment, not_null, HistoryPublic, Strict, SubmitArgs, TaskPublic  # noqa: F401
 from states.proposal import GuidanceDecision, Position, Recommendation
 
 
@@ -62,13 +62,7 @@ class ProposalUpdate(Strict):
     proposed_start: date | None = None
     proposed_end: date | None = None
 
-    @field_validator("title", "summary", "thematic_areas", "partner_member_states", mode="before")
-    @classmethod
-    def _not_null(cls, v):
-        # Leave the field out to keep it; null clears only what may be empty (budget, dates...).
-        if v is None:
-            raise ValueError("may not be null (leave the field out to keep it as it is)")
-        return v
+    _not_null = not_null("title", "summary", "thematic_areas", "partner_member_states")
 
     @field_validator("thematic_areas")
     @classmethod

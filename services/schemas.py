@@ -4,13 +4,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Comment = Annotated[str | None, Field(default=None, max_length=5000)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def not_null(*fields: str):
+    """A validator for edits: these fields may be left out (to keep them) but not set to null.
+    Null clears only what may be empty (a budget, dates, a link...)."""
+    def check(cls, v):
+        if v is None:
+            raise ValueError("may not be null (leave the field out to keep it as it is)")
+        return v
+    return field_validator(*fields, mode="before")(check)
 
 
 class SubmitArgs(Strict):

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from services.schemas import Comment, Strict, TaskPublic
+from services.schemas import Comment, Strict, TaskPublic, not_null
 from services.users import normalise_email
 from services.errors import InvalidInput
 from states.secondment import ChecklistItem, ExtensionDecision, NominationDecision
@@ -40,12 +40,7 @@ class NomineeUpdate(Strict):
     position: str | None = Field(default=None, max_length=200)
     agency: str | None = Field(default=None, max_length=200)
 
-    @field_validator("full_name", "email", "position", "agency", mode="before")
-    @classmethod
-    def _not_null(cls, v):
-        if v is None:
-            raise ValueError("may not be null (leave the field out to keep it as it is)")
-        return v
+    _not_null = not_null("full_name", "email", "position", "agency")
 
     @field_validator("email")
     @classmethod
@@ -71,12 +66,7 @@ class SecondmentUpdate(Strict):
     languages: list[str] | None = Field(default=None, max_length=20)
     justification: str | None = Field(default=None, max_length=5000)
 
-    @field_validator("nominee", "proposed_role", "languages", "justification", mode="before")
-    @classmethod
-    def _not_null(cls, v):
-        if v is None:
-            raise ValueError("may not be null (leave the field out to keep it as it is)")
-        return v
+    _not_null = not_null("nominee", "proposed_role", "languages", "justification")
 
     @field_validator("languages")
     @classmethod
