@@ -44,6 +44,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone '{v}'") from None
         return v
 
+    @field_validator("calendar")
+    @classmethod
+    def _calendar(cls, v: str) -> str:
+        from services.calendar import BusinessCalendar
+        return BusinessCalendar(v).country  # ValueError naming the unknown code
+
     @field_validator("database_url")
     @classmethod
     def _db(cls, v: str) -> str:

@@ -5,6 +5,7 @@ import services.proposals  # noqa: F401  (registers the lifecycles the services 
 import services.secondments  # noqa: F401
 from notifications.smtp import SmtpConfig
 from rso.settings import Settings
+from services.calendar import BusinessCalendar
 from services.db import make_async_engine
 from services.mail import MailSettings, outbox_writer
 from services.uow import Services
@@ -20,6 +21,7 @@ def mail_settings(settings: Settings) -> MailSettings:
 
 
 def build_services(settings: Settings, **engine_options) -> Services:
-    svc = Services(engine=make_async_engine(settings.database_url, **engine_options), timezone=settings.tz)
+    svc = Services(engine=make_async_engine(settings.database_url, **engine_options), timezone=settings.tz,
+                   calendar=BusinessCalendar(settings.calendar, settings.tz))
     svc.event_writers.append(outbox_writer(mail_settings(settings)))
     return svc

@@ -1,26 +1,62 @@
-"""Business days in the RSO's calendar. Weekends only for now; public holidays come with
-the deadlines work (RSO_CALENDAR)."""
+"""Business days in the RSO's calendar: weekends and the public holidays of the host country
+(`RSO_CALENDAR`, Thailand by default, from the maintained `holidays` package, substitution
+days included), in the RSO's time zone (`RSO_TIMEZONE`). A due date is a whole day there."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
+import holidays
 
-def add_business_days(start: date, days: int) -> date:
-    """The date `days` business days after `start` (Saturday and Sunday are not counted)."""
-    d = start
-    remaining = days
-    while remaining > 0:
-        d += timedelta(days=1)
-        if d.weekday() < 5:
-            remaining -= 1
-    return d
+BANGKOK = ZoneInfo("Asia/Bangkok")
 
 
-def end_of_day(day: date, tz: ZoneInfo) -> datetime:
-    """A due date means the whole of that day in the RSO's time zone."""
-    return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
+class BusinessCalendar:
+    def __init__(self, country: str = "TH", tz: ZoneInfo = BANGKOK):
+        self.country, self.tz = country.upper(), tz
+        if self.country not in holidays.list_supported_countries():
+            raise ValueError(f"unknown holiday calendar '{country}': use an ISO 3166-1 alpha-2 country code "
+                             "that the holidays package knows, such as TH, ID or AU")
 
+    @cached_property
+    def _holidays(self) -> holidays.HolidayBase:
+        return holidays.country_holidays(self.country)  # fills in each year as it is asked about
 
-def due_in_business_days(now: datetime, days: int, tz: ZoneInfo) -> datetime:
-    return end_of_day(add_business_days(now.astimezone(tz).date(), days), tz)
+    def holiday(self, d: date) -> str | None:
+        """The public holiday on `d`, by name, if any."""
+        return self._holidays.get(d)
+
+    def is_business_day(self, d: date) -> bool:
+        return d.weekday() < 5 and d not in self._holidays
+
+    def add_business_days(self, start: date, days: int) -> date:
+        """The date `days` business days after `start` (before it when negative). Zero days:
+        `start` itself, whatever it is."""
+        d, step, remaining = start, (1 if days >= 0 else -1), abs(days)
+        while remaining > 0:
+            d += timedelta(days=step)
+            if self.is_business_day(d):
+                remaining -= 1
+        return d
+
+    def business_days_between(self, start: date, end: date) -> int:
+        """Business days after `start` up to and including `end` (negative if `end` is earlier)."""
+        if end < start:
+            return -self.business_days_between(end, start)
+        return sum(1 for i in range(1, (end - start).days + 1) if self.is_business_day(start + timedelta(days=i)))
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.tz).date()
+
+    def end_of_day(self, day: date) -> datetime:
+        """A due date means the whole of that day in the RSO's time zone."""
+        return datetime.combine(day, time(23, 59, 59), tzinfo=self.tz)
+
+    def at(self, day: date, hour: int = 8) -> datetime:
+        """A moment on `day` in the RSO's time zone (reminders go out in its morning)."""
+        return datetime.combine(day, time(hour, 0), tzinfo=self.tz)
+
+    def due_in(self, now: datetime, days: int) -> datetime:
+        """Due `days` business days from today in the RSO's time zone, at the end of that day."""
+        return self.end_of_day(self.add_business_days(self.today(now), days))

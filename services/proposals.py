@@ -12,7 +12,6 @@ from sqlalchemy import exists
 from sqlmodel import select, tuple_
 
 from services import items
-from services.calendar import due_in_business_days, end_of_day
 from services.errors import InvalidInput
 from services.events import DomainEvent
 from services.items import TaskStatus, assigned_to
@@ -184,8 +183,8 @@ async def _open_consultation(uow, loaded, user, args: OpenConsultationArgs) -> d
         errors.append({"field": "due_date", "message": f"must be after today ({today.isoformat()}) and within a year"})
     if errors:
         raise InvalidInput(errors)
-    due_at = end_of_day(args.due_date, svc.timezone) if args.due_date else \
-        due_in_business_days(uow.now, DUE_DAYS["consultation"], svc.timezone)
+    due_at = svc.calendar.end_of_day(args.due_date) if args.due_date else \
+        svc.calendar.due_in(uow.now, DUE_DAYS["consultation"])
     for e in emails:
         loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
                                             kind="consultation", due_at=due_at, round=p.round, assignee=found[e]))
@@ -246,7 +245,7 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
     if state is ProposalState.CO_MANAGER_REVIEW:
         p.round += 1
         p.split = False
-        due = due_in_business_days(uow.now, DUE_DAYS["review"], svc.timezone)
+        due = svc.calendar.due_in(uow.now, DUE_DAYS["review"])
         for country in SEAT_COUNTRIES:
             loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
                                                 kind="review", due_at=due, round=p.round,
@@ -254,7 +253,7 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
     elif state is ProposalState.CO_CHAIR_GUIDANCE:
         if step.action is ProposalAction.REVIEW:
             p.split = True  # one endorsed, one declined: the co-chairs arbitrate
-        due = due_in_business_days(uow.now, DUE_DAYS["guidance"], svc.timezone)
+        due = svc.calendar.due_in(uow.now, DUE_DAYS["guidance"])
         loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
                                             kind="guidance", due_at=due, round=p.round, role=Role.CO_CHAIR))
     if state in (ProposalState.REVISION_REQUESTED, ProposalState.APPROVED, ProposalState.DECLINED):

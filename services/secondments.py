@@ -9,7 +9,6 @@ from datetime import date, datetime
 from sqlmodel import select
 
 from services import items
-from services.calendar import add_business_days, due_in_business_days, end_of_day
 from services.errors import InvalidInput
 from services.events import DomainEvent
 from services.items import TaskStatus
@@ -193,7 +192,7 @@ def _milestone(uow: UnitOfWork, s: Secondment, name: str, **data) -> None:
 def _co_manager_task(uow: UnitOfWork, loaded: Loaded, kind: str) -> None:
     s = loaded.item
     loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=s.id, reference=s.reference, kind=kind,
-                                        due_at=due_in_business_days(uow.now, DUE_DAYS[kind], uow.services.timezone),
+                                        due_at=uow.services.calendar.due_in(uow.now, DUE_DAYS[kind]),
                                         role=Role.CO_MANAGER))
 
 
@@ -325,7 +324,7 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
     if state is S.UNDER_REVIEW:
         _co_manager_task(uow, loaded, "decision")
     elif state is S.CONCLUDING:
-        due = end_of_day(add_business_days(s.end_date, DUE_DAYS["final_report"]), svc.timezone)
+        due = svc.calendar.end_of_day(svc.calendar.add_business_days(s.end_date, DUE_DAYS["final_report"]))
         loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=s.id, reference=s.reference,
                                             kind="final_report", due_at=due, role=Role.MEMBER_STATE,
                                             member_state=s.member_state))

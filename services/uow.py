@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.calendar import BusinessCalendar
 from services.db import WRITE, utcnow
 from services.events import DomainEvent
 
@@ -51,11 +52,14 @@ class Services:
 
     engine: AsyncEngine
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Bangkok"))
+    calendar: BusinessCalendar | None = None  # default: Thailand's, in `timezone`
     clock: Callable[[], datetime] = utcnow
     event_writers: list[EventWriter] = field(default_factory=list)
     after_commit: list[Callable[[UnitOfWork], None]] = field(default_factory=list)
 
     def __post_init__(self):
+        if self.calendar is None:
+            self.calendar = BusinessCalendar("TH", self.timezone)
         opts = dict(class_=AsyncSession, expire_on_commit=False, autoflush=False)
         self._reader = async_sessionmaker(self.engine, **opts)
         self._writer = async_sessionmaker(self.engine.execution_options(**WRITE), **opts)

@@ -1,27 +1,57 @@
-"""Due dates in business days (weekends only for now), as whole days in Bangkok."""
+"""Due dates in business days: weekends and Thailand's public holidays (substitution days
+included), as whole days in Bangkok."""
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.calendar import add_business_days, due_in_business_days
+from rso.settings import Settings
+from services.calendar import BusinessCalendar
 
-BKK = ZoneInfo("Asia/Bangkok")
+TH = BusinessCalendar("TH")
 
 
 @pytest.mark.parametrize("start, days, due", [
-    (date(2026, 11, 23), 10, date(2026, 12, 7)),   # Monday + 10 business days: two weeks on
+    (date(2026, 11, 16), 5, date(2026, 11, 23)),   # Monday + 5 business days: the next Monday
     (date(2026, 11, 27), 1, date(2026, 11, 30)),   # Friday + 1: Monday
     (date(2026, 11, 28), 1, date(2026, 11, 30)),   # Saturday + 1: Monday
-    (date(2026, 11, 29), 5, date(2026, 12, 4)),    # Sunday + 5: Friday
     (date(2026, 11, 23), 0, date(2026, 11, 23)),
+    # King Bhumibol's birthday falls on Saturday 5 December 2026: Monday 7th is the day in lieu.
+    (date(2026, 12, 4), 1, date(2026, 12, 8)),
+    # Constitution Day (Thu 10 Dec), New Year's Eve (Thu 31 Dec) and Day (Fri 1 Jan) are not counted.
+    (date(2026, 12, 9), 1, date(2026, 12, 11)),
+    (date(2026, 12, 30), 1, date(2027, 1, 4)),
+    # Songkran, 13 to 15 April 2027 (Tuesday to Thursday), after Chakri Day on Tuesday 6th.
+    (date(2027, 4, 12), 1, date(2027, 4, 16)),
+    (date(2027, 4, 5), 10, date(2027, 4, 23)),
+    # Backwards: one business day before Friday 16 April 2027 is Monday 12th.
+    (date(2027, 4, 16), -1, date(2027, 4, 12)),
 ])
-def test_adding_business_days_skips_weekends(start, days, due):
-    assert add_business_days(start, days) == due
+def test_business_days_skip_weekends_and_thai_public_holidays(start, days, due):
+    assert TH.add_business_days(start, days) == due
+    if days > 0:
+        assert TH.business_days_between(start, due) == days
+
+
+def test_the_holidays_have_their_names():
+    assert TH.holiday(date(2027, 4, 14)) == "Songkran Festival"
+    assert "in lieu" in TH.holiday(date(2026, 12, 7))
+    assert TH.holiday(date(2026, 11, 24)) is None
+
+
+def test_another_host_country_counts_its_own_holidays():
+    indonesia = BusinessCalendar("ID")
+    # 17 August 2027 (Tuesday) is Indonesia's Independence Day, an ordinary day in Thailand.
+    assert not indonesia.is_business_day(date(2027, 8, 17)) and TH.is_business_day(date(2027, 8, 17))
 
 
 def test_a_due_date_is_the_end_of_that_day_in_bangkok_whatever_the_hour_in_utc():
     # 20:00 UTC on Friday is already Saturday 03:00 in Bangkok: count from Saturday.
-    due = due_in_business_days(datetime(2026, 11, 27, 20, 0, tzinfo=UTC), 1, BKK)
-    assert due.astimezone(BKK).date() == date(2026, 11, 30)
-    assert (due.astimezone(BKK).hour, due.astimezone(BKK).minute) == (23, 59)
+    due = TH.due_in(datetime(2026, 11, 27, 20, 0, tzinfo=UTC), 1)
+    local = due.astimezone(TH.tz)
+    assert local.date() == date(2026, 11, 30) and (local.hour, local.minute) == (23, 59)
+
+
+def test_an_unknown_calendar_is_refused_at_start_up_by_name():
+    with pytest.raises(ValueError, match="unknown holiday calendar 'XX'"):
+        Settings(calendar="XX")
+    assert Settings(calendar="id").calendar == "ID"

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.calendar import add_business_days
+from services.calendar import BusinessCalendar
 from services.secondments import add_months
 from tests.conftest import ROSTER, bangkok_today, complete_secondment
 
@@ -82,7 +82,7 @@ def test_a_nomination_from_draft_to_completion(api):
     assert s["state"] == "concluding"
     (task,) = s["tasks"]
     assert task["kind"] == "final_report" and task["assignee"] == "member-state (THA)"
-    assert task["due_date"] == add_business_days(new_end, 10).isoformat()
+    assert task["due_date"] == BusinessCalendar("TH").add_business_days(new_end, 10).isoformat()
     assert (ref, "final_report") in inbox(api, "tha2")  # every official of the nominating state
     assert api.post("cm_aus", f"/secondments/{ref}/actions/complete", {}).status_code == 409
     s = api.s_act("tha2", ref, "submit_final_report", report="Objectives met; casework handed over.")
