@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     smtp_ca_file: str | None = None
     timezone: str = "Asia/Bangkok"
     calendar: str = "TH"
+    deadlines_file: str | None = None  # the timing policy (TOML); default services/data/deadlines.toml
     max_body_bytes: int = 256 * 1024
     # The running service delivers the outbox itself, within seconds of each commit.
     deliver_in_background: bool = True
@@ -49,6 +50,13 @@ class Settings(BaseSettings):
     def _calendar(cls, v: str) -> str:
         from services.calendar import BusinessCalendar
         return BusinessCalendar(v).country  # ValueError naming the unknown code
+
+    @field_validator("deadlines_file")
+    @classmethod
+    def _deadlines(cls, v: str | None) -> str | None:
+        from services.policy import load_policy
+        load_policy(v)  # PolicyError (a ValueError) naming the file, the line and the reason
+        return v
 
     @field_validator("database_url")
     @classmethod

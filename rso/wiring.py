@@ -7,6 +7,7 @@ from notifications.smtp import SmtpConfig
 from rso.settings import Settings
 from services.calendar import BusinessCalendar
 from services.db import make_async_engine
+from services.policy import load_policy
 from services.mail import MailSettings, outbox_writer
 from services.uow import Services
 
@@ -22,6 +23,7 @@ def mail_settings(settings: Settings) -> MailSettings:
 
 def build_services(settings: Settings, **engine_options) -> Services:
     svc = Services(engine=make_async_engine(settings.database_url, **engine_options), timezone=settings.tz,
-                   calendar=BusinessCalendar(settings.calendar, settings.tz))
+                   calendar=BusinessCalendar(settings.calendar, settings.tz),
+                   policy=load_policy(settings.deadlines_file))
     svc.event_writers.append(outbox_writer(mail_settings(settings)))
     return svc

@@ -30,9 +30,6 @@ from states.proposal import LIFECYCLE, ProposalAction, ProposalFacts, ProposalSt
 ITEM = "proposal"
 PREFIX = "RSO-P"
 
-# Business days allowed for each task kind (the deadlines issue moves this to a policy file).
-DUE_DAYS = {"review": 10, "consultation": 15, "guidance": 15}
-
 ARGUMENTS = {
     ProposalAction.SUBMIT: SubmitArgs,
     ProposalAction.REVIEW: ReviewArgs,
@@ -184,7 +181,7 @@ async def _open_consultation(uow, loaded, user, args: OpenConsultationArgs) -> d
     if errors:
         raise InvalidInput(errors)
     due_at = svc.calendar.end_of_day(args.due_date) if args.due_date else \
-        svc.calendar.due_in(uow.now, DUE_DAYS["consultation"])
+        svc.calendar.due_in(uow.now, svc.policy.task("consultation").due_business_days)
     for e in emails:
         loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
                                             kind="consultation", due_at=due_at, round=p.round, assignee=found[e]))
@@ -245,7 +242,7 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
     if state is ProposalState.CO_MANAGER_REVIEW:
         p.round += 1
         p.split = False
-        due = svc.calendar.due_in(uow.now, DUE_DAYS["review"])
+        due = svc.calendar.due_in(uow.now, svc.policy.task("review").due_business_days)
         for country in SEAT_COUNTRIES:
             loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
                                                 kind="review", due_at=due, round=p.round,
@@ -253,7 +250,7 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
     elif state is ProposalState.CO_CHAIR_GUIDANCE:
         if step.action is ProposalAction.REVIEW:
             p.split = True  # one endorsed, one declined: the co-chairs arbitrate
-        due = svc.calendar.due_in(uow.now, DUE_DAYS["guidance"])
+        due = svc.calendar.due_in(uow.now, svc.policy.task("guidance").due_business_days)
         loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
                                             kind="guidance", due_at=due, round=p.round, role=Role.CO_CHAIR))
     if state in (ProposalState.REVISION_REQUESTED, ProposalState.APPROVED, ProposalState.DECLINED):

@@ -32,8 +32,6 @@ ITEM = "secondment"
 PREFIX = "RSO-S"
 A, S = SecondmentAction, SecondmentState
 
-# Business days allowed for each task kind (the deadlines issue moves this to a policy file).
-DUE_DAYS = {"decision": 10, "extension": 10, "final_report": 10}
 MIN_MONTHS, MAX_MONTHS = 1, 12
 
 ARGUMENTS = {
@@ -192,7 +190,8 @@ def _milestone(uow: UnitOfWork, s: Secondment, name: str, **data) -> None:
 def _co_manager_task(uow: UnitOfWork, loaded: Loaded, kind: str) -> None:
     s = loaded.item
     loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=s.id, reference=s.reference, kind=kind,
-                                        due_at=uow.services.calendar.due_in(uow.now, DUE_DAYS[kind]),
+                                        due_at=uow.services.calendar.due_in(
+                                            uow.now, uow.services.policy.task(kind).due_business_days),
                                         role=Role.CO_MANAGER))
 
 
@@ -324,7 +323,7 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
     if state is S.UNDER_REVIEW:
         _co_manager_task(uow, loaded, "decision")
     elif state is S.CONCLUDING:
-        due = svc.calendar.end_of_day(svc.calendar.add_business_days(s.end_date, DUE_DAYS["final_report"]))
+        due = svc.calendar.end_of_day(svc.calendar.add_business_days(s.end_date, svc.policy.task("final_report").due_business_days_after_end))
         loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=s.id, reference=s.reference,
                                             kind="final_report", due_at=due, role=Role.MEMBER_STATE,
                                             member_state=s.member_state))

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.calendar import BusinessCalendar
 from services.db import WRITE, utcnow
+from services.policy import Policy, load_policy
 from services.events import DomainEvent
 
 EventWriter = Callable[["UnitOfWork"], Awaitable[None]]
@@ -53,6 +54,7 @@ class Services:
     engine: AsyncEngine
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Bangkok"))
     calendar: BusinessCalendar | None = None  # default: Thailand's, in `timezone`
+    policy: Policy = field(default_factory=load_policy)  # deadlines, reminders, escalations
     clock: Callable[[], datetime] = utcnow
     event_writers: list[EventWriter] = field(default_factory=list)
     after_commit: list[Callable[[UnitOfWork], None]] = field(default_factory=list)
