@@ -19,12 +19,18 @@ SEAT_COUNTRIES = ("AUS", "IDN")
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is acting. `user_id` is None for the system (timed transitions)."""
+    """Who is acting. `system` (no user) is RSO Workflow itself taking a timed transition,
+    such as closing a consultation or beginning a handover when the calendar says so."""
 
     role: Role
     user_id: int | None = None
     member_state: str | None = None
     country: str | None = None
+    system: bool = False
+
+
+# The system acts with a co-manager's authority, and only on a lifecycle's `system_actions`.
+SYSTEM = Actor(Role.CO_MANAGER, system=True)
 
 
 class ActionRefused(Exception):

@@ -39,7 +39,8 @@ class Subject:
         return a.role is Role.MEMBER_STATE and a.member_state == self.facts.member_state
 
     def is_co_manager(self, **_):
-        return self.actor.role is Role.CO_MANAGER and self.actor.country in SEAT_COUNTRIES
+        a = self.actor
+        return a.system or (a.role is Role.CO_MANAGER and a.country in SEAT_COUNTRIES)
 
     def is_co_chair(self, **_):
         return self.actor.role is Role.CO_CHAIR and self.actor.country in SEAT_COUNTRIES
@@ -75,11 +76,13 @@ class Lifecycle:
                  final: frozenset, transitions: list[dict], action_roles: dict[StrEnum, frozenset[Role]],
                  subject: type[Subject], routing_guards: frozenset[str] = frozenset(),
                  routing_arguments: dict[StrEnum, tuple[str, type[StrEnum]]] | None = None,
-                 reason: Callable[[Any, Actor, StrEnum], str | None] = lambda f, a, x: None):
+                 reason: Callable[[Any, Actor, StrEnum], str | None] = lambda f, a, x: None,
+                 system_actions: frozenset = frozenset()):
         self.noun, self.states, self.actions, self.final = noun, states, actions, final
         self.transitions, self.action_roles, self.subject = transitions, action_roles, subject
         self.routing_guards, self.routing_arguments = routing_guards, routing_arguments or {}
         self._reason = reason
+        self.system_actions = frozenset(system_actions)  # what the system may take by itself
         plain = [_plain(t) for t in transitions]
         initial = next(iter(states)).value
         common = dict(states=[s.value for s in states], transitions=plain, initial=initial, auto_transitions=False)
@@ -107,6 +110,8 @@ class Lifecycle:
             act = self.actions(action)
         except ValueError:
             raise UnknownAction(action, [a.value for a in self.actions]) from None
+        if actor.system and act not in self.system_actions:
+            raise NotPermitted(act.value, "system")
         if actor.role not in self.action_roles[act]:
             raise NotPermitted(act.value, actor.role.value)
         available = self.available_actions(facts, actor)

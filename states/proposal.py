@@ -216,6 +216,7 @@ LIFECYCLE = Lifecycle(
     title="Proposal lifecycle", noun="proposal", states=ProposalState, actions=ProposalAction, final=FINAL_STATES,
     transitions=TRANSITIONS, action_roles=ACTION_ROLES, subject=_Subject, routing_guards=ROUTING_GUARDS,
     routing_arguments=ROUTING_ARGUMENTS, reason=_reason,
+    system_actions=frozenset({ProposalAction.CLOSE_CONSULTATION}),  # days after the consultation's due date
 )
 available_actions = LIFECYCLE.available_actions
 check = LIFECYCLE.check

@@ -72,7 +72,7 @@ ACTION_ROLES: dict[SecondmentAction, frozenset[Role]] = {
     SecondmentAction.START: CM,
     SecondmentAction.REQUEST_EXTENSION: MS,
     SecondmentAction.DECIDE_EXTENSION: CM,
-    SecondmentAction.BEGIN_HANDOVER: CM,  # also the system, 30 days before the end (deadlines work)
+    SecondmentAction.BEGIN_HANDOVER: CM,  # also the system, before the end date (the sweep)
     SecondmentAction.SUBMIT_FINAL_REPORT: MS,
     SecondmentAction.COMPLETE: CM,
     SecondmentAction.WITHDRAW: MS,
@@ -186,6 +186,7 @@ LIFECYCLE = Lifecycle(
     title="Secondment lifecycle", noun="secondment", states=SecondmentState, actions=SecondmentAction,
     final=FINAL_STATES, transitions=TRANSITIONS, action_roles=ACTION_ROLES, subject=_Subject,
     routing_guards=ROUTING_GUARDS, routing_arguments=ROUTING_ARGUMENTS, reason=_reason,
+    system_actions=frozenset({SecondmentAction.BEGIN_HANDOVER}),  # 30 days before the end date
 )
 available_actions = LIFECYCLE.available_actions
 check = LIFECYCLE.check

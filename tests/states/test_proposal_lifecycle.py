@@ -563,3 +563,15 @@ def test_an_action_with_branches_needs_its_routing_argument_to_decide():
         decide(facts, CO_MANAGER_AUS, "review")
     with pytest.raises(ValueError, match="recommendation"):
         decide(facts, CO_MANAGER_AUS, "review", recommendation="maybe")
+
+
+def test_the_system_may_close_a_consultation_by_itself_and_take_no_other_decision():
+    from states.common import SYSTEM
+    from states.proposal import ProposalFacts, ProposalState, decide as decide_
+    consulting = ProposalFacts(state=ProposalState.STAKEHOLDER_CONSULTATION, member_state="THA",
+                               pending_stakeholders=frozenset({41}))
+    outcome = decide_(consulting, SYSTEM, "close_consultation")
+    assert outcome.to_state is ProposalState.CO_CHAIR_GUIDANCE
+    for action in ("refer_to_co_chairs", "review", "withdraw"):
+        with pytest.raises(ActionRefused):
+            decide_(consulting, SYSTEM, action, recommendation="endorse")

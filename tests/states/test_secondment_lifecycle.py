@@ -685,3 +685,13 @@ def test_an_extension_decision_must_be_approve_or_decline():
     pending = F(state=SecondmentState.ACTIVE, member_state="THA", extension_pending=True)
     with pytest.raises(ValueError, match="decision"):
         decide(pending, Actor(Role.CO_MANAGER, user_id=3, country="AUS"), "decide_extension", decision="maybe")
+
+
+def test_the_system_may_begin_a_handover_by_itself_and_take_no_other_decision():
+    from states.common import SYSTEM
+    active = facts(S.ACTIVE, ALL_TICKED, False, False)
+    assert decide(active, SYSTEM, "begin_handover") == Outcome(A.BEGIN_HANDOVER, S.ACTIVE, S.CONCLUDING)
+    for action in (A.TERMINATE, A.DECIDE_EXTENSION, A.COMPLETE):
+        with pytest.raises(NotPermitted, match="a system may not"):
+            decide(active, SYSTEM, action.value, decision="approve")
+    assert_not_available(facts(S.CONCLUDING, ALL_TICKED, False, False), SYSTEM, "begin_handover")
