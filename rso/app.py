@@ -93,11 +93,16 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
         try:
             yield
         finally:
+            # Shutdown is bounded: a stop never hangs on a pass mid-way (the outbox keeps its rows).
             if deliverer is not None:
                 deliverer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await deliverer
-            await svc.dispose()
+                done, _ = await asyncio.wait({deliverer}, timeout=10)
+                if not done:
+                    log.error("the background deliverer did not stop within 10 s; leaving it")
+            try:
+                await asyncio.wait_for(svc.dispose(), 10)
+            except TimeoutError:
+                log.error("closing the database connections took over 10 s; leaving them")
 
     app = FastAPI(title="RSO Workflow", version="0.1.0", lifespan=lifespan,
                   description="Proposals and secondments of the Regional Support Office of the Bali Process.")

@@ -48,6 +48,26 @@ def cmd_deliver(args, settings: Settings) -> str:
     return f"{r.sent} sent, {r.retrying} to retry, {r.failed} failed for good"
 
 
+def _moment(text: str):
+    from datetime import UTC, datetime
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date and time: '{text}' (e.g. 2026-12-01T08:00+07:00)")
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone offset: '{text}' (e.g. 2026-12-01T08:00+07:00)")
+    return moment.astimezone(UTC)
+
+
+def cmd_sweep(args, settings: Settings) -> str:
+    from services.deadlines import sweep
+    r = asyncio.run(_with_services(settings, lambda svc: sweep(svc, args.now)))
+    return (f"sweep at {(args.now.isoformat() if args.now else 'now')}: {r.reminders} reminder(s), "
+            f"{r.escalations} escalation(s), {r.consultations_closed} consultation(s) closed, "
+            f"{r.handovers_begun} handover(s) begun, {r.extension_asks} extension question(s), "
+            f"{r.checklist_reminders + r.checklist_escalations} checklist notice(s)")
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
     uvicorn.run("rso.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -90,6 +110,11 @@ def parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("deliver", help="deliver what is waiting in the outbox, once")
     sp.set_defaults(func=cmd_deliver)
+
+    sp = sub.add_parser("sweep", help="send the reminders and escalations due, take the timed steps, once")
+    sp.add_argument("--now", type=_moment, default=None,
+                    help="sweep as at this moment (ISO 8601 with an offset; default: now)")
+    sp.set_defaults(func=cmd_sweep)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True,
                                                                          metavar="SUBCOMMAND")

@@ -106,6 +106,8 @@ def open_task(uow: UnitOfWork, *, item_kind: str, item_id: int, reference: str, 
                 created_at=uow.now, assignee_id=assignee.id if assignee else None,
                 assignee_role=role.value if role else None, assignee_country=country,
                 assignee_member_state=member_state)
+    from services.deadlines import next_notice_after
+    task.next_notice_at = next_notice_after(task, uow.now, uow.services.policy, uow.services.calendar)
     uow.session.add(task)
     uow.emit(DomainEvent("task_assigned", item_kind, item_id, reference,
                          {"task": task, "kind": kind}))

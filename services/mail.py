@@ -19,7 +19,7 @@ from services.events import DomainEvent
 from services.models import Task, User
 from services.reference_data import members
 from services.uow import Services, UnitOfWork
-from services.workflow import REGISTRY
+from services.workflow import REGISTRY, assignee_label as _assignee_label, assignee_names as _assignee_names
 from states.common import Role
 
 log = logging.getLogger("rso.mail")
@@ -94,7 +94,21 @@ MILESTONES = {
                   {SUBMITTER, CO_MANAGERS}),
     "terminated": ("terminated", "The RSO Co-Managers have terminated the secondment before its end. Their reasons "
                    "are below.", {SUBMITTER, CO_MANAGERS}),
+    # Timed notices of the sweep.
+    "extension_ask": ("ends soon: extension?", "The secondment below ends on {end}. If the nominating member state "
+                      "wishes to extend it, please request an extension before {handover}, when the handover begins "
+                      "by itself.", {SUBMITTER}),
+    "checklist_reminder": ("pre-deployment checklist incomplete", "The secondment below starts on {start}, and its "
+                           "pre-deployment checklist is not complete yet. Items still open: {missing}.",
+                           {SUBMITTER, CO_MANAGERS}),
+    "checklist_escalation": ("checklist incomplete on the start date", "The secondment below was due to start "
+                             "today, {start}, but its pre-deployment checklist is still incomplete. Items still "
+                             "open: {missing}. Please follow up with the nominating member state.", {CO_MANAGERS}),
 }
+ESCALATION_TO = {"co_chairs": Role.CO_CHAIR, "co_managers": Role.CO_MANAGER}
+TASK_NAMES = {"review": "co-manager review", "consultation": "stakeholder consultation",
+              "guidance": "request for the Co-Chairs' guidance", "decision": "decision on a nomination",
+              "extension": "decision on an extension request", "final_report": "final report of a secondment"}
 
 
 def _link(settings: MailSettings, path: str, reference: str) -> str:
@@ -122,13 +136,17 @@ async def _task_recipients(uow: UnitOfWork, task: Task) -> list[User]:
     return list((await uow.session.exec(q.order_by(User.id))).all())
 
 
+async def _role_users(uow: UnitOfWork, role: Role) -> list[User]:
+    return list((await uow.session.exec(select(User).where(User.role == role.value, User.active.is_(True))
+                                        .order_by(User.id))).all())
+
+
 async def _audience(uow: UnitOfWork, item, who: set[str]) -> list[User]:
     users: list[User] = []
     if SUBMITTER in who and item.submitted_by_id:
         users.append(await uow.session.get(User, item.submitted_by_id))
     if CO_MANAGERS in who:
-        users += (await uow.session.exec(select(User).where(User.role == Role.CO_MANAGER.value, User.active.is_(True))
-                                         .order_by(User.id))).all()
+        users += await _role_users(uow, Role.CO_MANAGER)
     return users
 
 
@@ -139,6 +157,8 @@ def _milestone_details(item, event: DomainEvent) -> list[tuple[str, str]]:
         details = [("Start", _day(item.start_date)), ("End", _day(item.end_date))]
     if name in ("extension_requested", "extension_decided"):
         details = [("Requested end", _day(event.data["new_end_date"])), ("Current end", _day(item.end_date))]
+    if name == "checklist_reminder" or name == "checklist_escalation":
+        details = [("Start", _day(item.start_date))]
     if event.data.get("automatic"):
         details.append(("Taken", "automatically by RSO Workflow, as the end date approaches"))
     return details
@@ -178,13 +198,39 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent)
         out.append((user, "decision", f"{item.reference} {word}: {title}",
                     {"decision_sentence": sentence, "conditions": conditions,
                      "comment": "\n".join(event.data.get("reasons") or []) or None}))
+    elif event.name == "reminder":
+        task = event.data["task"]
+        due = _date(task.due_at, uow)
+        when = "today" if uow.services.calendar.today(task.due_at) == uow.services.calendar.today(uow.now) else due
+        for user in await _task_recipients(uow, task):
+            sentence = "A reminder: " + TASK_SENTENCES[task.kind].format(
+                country={"AUS": "Australian", "IDN": "Indonesian"}.get(user.country or "", ""),
+                organisation=user.organisation or "you", split="")
+            out.append((user, "task_assigned", f"Reminder, due {when}: {item.reference} {title}",
+                        {"task_sentence": sentence, "due_date": due, "comment": None}))
+    elif event.name == "escalation":
+        task = event.data["task"]
+        days = event.data["overdue_business_days"]
+        names = await _assignee_names(uow, [task])
+        late = (f"overdue by {days} business day{'s' if days != 1 else ''}" if days else "due today")
+        sentence = (f"The {TASK_NAMES[task.kind]} below is {late}: it was due on {_date(task.due_at, uow)} and is "
+                    f"still open with {_assignee_label(task, names)}. Please follow up.")
+        target = uow.services.policy.task(task.kind).escalate_to.value
+        for user in await _role_users(uow, ESCALATION_TO[target]):
+            out.append((user, "milestone", f"Overdue ({late}): {item.reference} {title}",
+                        {"milestone_sentence": sentence, "details": [("Task", TASK_NAMES[task.kind])],
+                         "comment": None}))
     elif event.name == "milestone":
         word, sentence, who = MILESTONES[event.data["milestone"]]
         decided = {"approve": "approved", "decline": "declined"}.get(event.data.get("decision", ""), "")
-        context = {"milestone_sentence": sentence.format(decision=decided), "details": _milestone_details(item, event),
+        words = {"decision": decided, "start": _day(item.start_date) if getattr(item, "start_date", None) else "",
+                 "end": _day(item.end_date) if getattr(item, "end_date", None) else "",
+                 "handover": _day(event.data["handover_on"]) if "handover_on" in event.data else "",
+                 "missing": ", ".join(m.replace("_", " ") for m in event.data.get("missing", []))}
+        context = {"milestone_sentence": sentence.format(**words), "details": _milestone_details(item, event),
                    "comment": event.data.get("comment")}
         for user in await _audience(uow, item, who):
-            out.append((user, "milestone", f"{item.reference} {word.format(decision=decided)}: {title}", context))
+            out.append((user, "milestone", f"{item.reference} {word.format(**words)}: {title}", context))
     seen: set[str] = set()
     messages = []
     for user, template, subject, context in out:

@@ -109,6 +109,9 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_tasks_item_status", "item_kind", "item_id", "status"),
         sa.Index("ix_tasks_status_due_at", "status", "due_at"),
+        # The sweep reads only what has a notice due: its cost follows what is due, not what is open.
+        sa.Index("ix_tasks_next_notice", "next_notice_at", postgresql_where=sa.text("status = 'open'"),
+                 sqlite_where=sa.text("status = 'open'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -125,6 +128,25 @@ class Task(SQLModel, table=True):
     created_at: datetime = _ts(default_factory=utcnow)
     closed_at: datetime | None = _ts(default=None)
     closed_by_id: int | None = Field(default=None, foreign_key="users.id")
+    # When the next reminder or escalation of this task is due (None: no more).
+    next_notice_at: datetime | None = _ts(default=None)
+
+
+class DeadlineNotice(SQLModel, table=True):
+    """A reminder, an escalation or a timed step the sweep has taken: at most once per `key`
+    ("task:12:reminder:1", "secondment:3:extension_ask:2027-06-30"), however often and
+    however many sweeps run at once."""
+
+    __tablename__ = "deadline_notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    item_kind: str = Field(max_length=20)
+    item_id: int
+    task_id: int | None = Field(default=None, foreign_key="tasks.id")
+    kind: str = Field(max_length=30)
+    due_at: datetime = _ts()  # the moment the notice was scheduled for
+    created_at: datetime = _ts(default_factory=utcnow)  # when a sweep sent it
 
 
 class HistoryEvent(SQLModel, table=True):

@@ -112,3 +112,17 @@ def test_deliver_captures_the_outbox_when_no_smtp_server_is_set(empty_database_u
     count = int(first.stdout.split()[0])
     assert count > 10 and "captured locally" in first.stdout
     assert rso("deliver", url=empty_database_url, cwd=tmp_path).stdout.startswith("0 email(s)")
+
+
+def test_sweep_runs_once_at_the_moment_given_and_again_sends_nothing(empty_database_url, tmp_path):
+    assert rso("db", "upgrade", url=empty_database_url, cwd=tmp_path).returncode == 0
+    assert rso("demo", url=empty_database_url, cwd=tmp_path).returncode == 0
+    later = "2027-06-01T08:00+07:00"  # every demo task long overdue
+    first = rso("sweep", "--now", later, url=empty_database_url, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "escalation(s)" in first.stdout and not first.stdout.startswith(f"sweep at {later}: 0 reminder(s), 0 escal")
+    again = rso("sweep", "--now", later, url=empty_database_url, cwd=tmp_path)
+    assert again.returncode == 0 and "0 reminder(s), 0 escalation(s), 0 consultation(s) closed, 0 handover(s)" \
+        in again.stdout
+    bad = rso("sweep", "--now", "next tuesday", url=empty_database_url, cwd=tmp_path)
+    assert bad.returncode == 2 and "not an ISO 8601 date and time" in bad.stderr

@@ -29,7 +29,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 async def current_user(request: Request, svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]) -> User:
     if not token:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
-    user_id = user_id_from_token(token, key=request.app.state.signing_key)
+    user_id = user_id_from_token(token, key=request.app.state.signing_key, now=svc.clock())
     user = await request.app.state.users.get(svc, user_id) if user_id is not None else None
     if user is None:
         raise NotAuthenticated("the token is invalid or expired: sign in again")
