@@ -104,8 +104,8 @@ async def sweep(svc: Services, now: datetime | None = None, *, batch: int = 1000
     now = now or svc.clock()
     svc = replace(svc, clock=lambda: now)  # every change the sweep makes is stamped `now`
     report = SweepReport()
-    while (n := await _task_batch(svc, now, batch, report)) == batch:
-        pass
+    while await _task_batch(svc, now, batch, report) == batch:
+        pass  # a full batch: there may be more
     await _close_consultations(svc, now, report)
     await _secondment_timers(svc, now, report)
     if report.total():
