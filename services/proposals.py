@@ -18,12 +18,11 @@ from services.items import TaskStatus, assigned_to
 from services.models import ConsultationResponse, HistoryEvent, Proposal, ReviewVote, Task, User
 from services.proposal_schemas import (
     Budget, CommentArgs, GiveGuidanceArgs, OpenConsultationArgs, ProposalCreate, ProposalPublic, ProposalUpdate,
-    ResponsePublic, ResubmitArgs, RespondArgs, ReviewArgs, ReviewPublic, SubmitArgs, TaskPublic,
+    ResponsePublic, ResubmitArgs, RespondArgs, ReviewArgs, ReviewPublic, SubmitArgs,
 )
 from services.uow import Services, UnitOfWork
 from services.users import normalise_email
 from services.workflow import STAFF, Loaded, Step, Workflow, register
-from services import workflow
 from states.common import SEAT_COUNTRIES, Role
 from states.proposal import LIFECYCLE, ProposalAction, ProposalFacts, ProposalState
 
@@ -274,16 +273,6 @@ PROPOSALS = register(Workflow(
 ))
 
 
-# The service functions, by their names.
-get_proposal = PROPOSALS.get
-list_proposals = PROPOSALS.list
-get_history = PROPOSALS.history
-get_diagram = PROPOSALS.diagram
+# The names the demo and the benchmarks call.
 create_proposal = PROPOSALS.create
-update_proposal = PROPOSALS.update
 act = PROPOSALS.act
-
-
-async def inbox(svc: Services, *, user: User, limit: int = 200) -> list[TaskPublic]:
-    """The caller's open tasks over every lifecycle (see `services.workflow.inbox`)."""
-    return await workflow.inbox(svc, user=user, limit=limit)
