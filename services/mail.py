@@ -123,6 +123,14 @@ def _day(d: date | str) -> str:
     return (date.fromisoformat(d) if isinstance(d, str) else d).strftime("%A %-d %B %Y")
 
 
+def _task_sentence(task: Task, user: User, *, split: bool) -> str:
+    """What a task asks of this recipient, in their seat's or organisation's words."""
+    return TASK_SENTENCES[task.kind].format(
+        country={"AUS": "Australian", "IDN": "Indonesian"}.get(user.country or "", ""),
+        organisation=user.organisation or "you",
+        split=" (the Co-Managers' recommendations were split)" if split else "")
+
+
 async def _task_recipients(uow: UnitOfWork, task: Task) -> list[User]:
     q = select(User).where(User.active.is_(True))
     if task.assignee_id is not None:
@@ -157,7 +165,7 @@ def _milestone_details(item, event: DomainEvent) -> list[tuple[str, str]]:
         details = [("Start", _day(item.start_date)), ("End", _day(item.end_date))]
     if name in ("extension_requested", "extension_decided"):
         details = [("Requested end", _day(event.data["new_end_date"])), ("Current end", _day(item.end_date))]
-    if name == "checklist_reminder" or name == "checklist_escalation":
+    if name in ("checklist_reminder", "checklist_escalation"):
         details = [("Start", _day(item.start_date))]
     if event.data.get("automatic"):
         details.append(("Taken", "automatically by RSO Workflow, as the end date approaches"))
@@ -183,10 +191,7 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent)
     elif event.name == "task_assigned":
         task: Task = event.data["task"]
         for user in await _task_recipients(uow, task):
-            sentence = TASK_SENTENCES[task.kind].format(
-                country={"AUS": "Australian", "IDN": "Indonesian"}.get(user.country or "", ""),
-                organisation=user.organisation or "you",
-                split=" (the Co-Managers' recommendations were split)" if getattr(item, "split", False) else "")
+            sentence = _task_sentence(task, user, split=getattr(item, "split", False))
             out.append((user, "task_assigned", f"{TASK_SUBJECTS[task.kind]}: {item.reference} {title}",
                         {"task_sentence": sentence, "due_date": _date(task.due_at, uow), "comment": None}))
     elif event.name == "decision" and item.submitted_by_id:
@@ -203,9 +208,7 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent)
         due = _date(task.due_at, uow)
         when = "today" if uow.services.calendar.today(task.due_at) == uow.services.calendar.today(uow.now) else due
         for user in await _task_recipients(uow, task):
-            sentence = "A reminder: " + TASK_SENTENCES[task.kind].format(
-                country={"AUS": "Australian", "IDN": "Indonesian"}.get(user.country or "", ""),
-                organisation=user.organisation or "you", split="")
+            sentence = "A reminder: " + _task_sentence(task, user, split=False)
             out.append((user, "task_assigned", f"Reminder, due {when}: {item.reference} {title}",
                         {"task_sentence": sentence, "due_date": due, "comment": None}))
     elif event.name == "escalation":

@@ -93,6 +93,7 @@ class Workflow:
     def __post_init__(self):
         self.reference_pattern = re.compile(rf"{re.escape(self.prefix)}-\d{{4}}-\d{{4,8}}")
         self.noun = self.lifecycle.noun
+        self.draft_state = next(iter(self.lifecycle.states)).value  # where every item starts; editable only there
 
     # --- finding ---------------------------------------------------------------------------
 
@@ -214,7 +215,7 @@ class Workflow:
                         break
                     reference = await items.next_reference(uow, self.prefix, uow.now.astimezone(svc.timezone).year)
                     item = self.model(reference=reference, member_state=user.member_state, created_by_id=user.id,
-                                      state=next(iter(self.lifecycle.states)).value, created_at=uow.now,
+                                      state=self.draft_state, created_at=uow.now,
                                       updated_at=uow.now)
                     changes = await self.apply_fields(uow, item, fields, user, "")
                     uow.session.add(item)
@@ -240,7 +241,7 @@ class Workflow:
         async with svc.uow() as uow:
             item = await self.load(uow, user, id_or_ref, lock=True)
             check_version(if_match, item.version)
-            if item.state != next(iter(self.lifecycle.states)).value:
+            if item.state != self.draft_state:
                 (loaded,) = await self.load_many(uow, [item])
                 raise ActionNotAvailable("edit", item.state, self.available(loaded, user),
                                          "only a draft can be edited; after a request for changes, use 'resubmit'")
