@@ -68,6 +68,18 @@ def cmd_sweep(args, settings: Settings) -> str:
             f"{r.checklist_reminders + r.checklist_escalations} checklist notice(s)")
 
 
+def cmd_digest(args, settings: Settings) -> str:
+    from services.digest import daily_digest
+    r = asyncio.run(_with_services(settings, lambda svc: daily_digest(svc, mail_settings(settings), args.now)))
+    return (f"daily digest: {r.written} written ({r.tasks} task(s) listed), {r.already} already written today, "
+            f"{r.co_managers - r.written - r.already} co-manager(s) with no open tasks")
+
+
+def cmd_flows(args, settings: Settings) -> None:
+    from workflows.serve import main
+    main(settings.timezone)
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
     uvicorn.run("rso.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -79,11 +91,13 @@ def cmd_serve(args, settings: Settings) -> None:
 
 
 def cmd_up(args, settings: Settings) -> None:
+    from rso import up
     print(cmd_db_upgrade(args, settings), file=sys.stderr)
     if args.demo:
         print(cmd_demo(args, settings), file=sys.stderr)
-    print(f"RSO Workflow on http://{args.host}:{args.port} (API docs at /docs); Ctrl-C stops it", file=sys.stderr)
-    _serve(settings, args.host, args.port, 1)
+    code = up.run(settings, host=args.host, port=args.port, prefect_port=args.prefect_port)
+    if code:
+        sys.exit(code)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -100,9 +114,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     sp.set_defaults(func=cmd_serve)
 
-    sp = sub.add_parser("up", help="everything on one machine, creating the database on first start")
+    sp = sub.add_parser("up", help="everything on one machine: the API, a local Prefect server and UI, the "
+                        "scheduled flows; creates the database on first start")
     network(sp)
     sp.add_argument("--demo", action="store_true", help="load demo data into an empty database")
+    sp.add_argument("--prefect-port", type=int, default=4200, help="port of the local Prefect server and its UI "
+                    "(default 4200)")
     sp.set_defaults(func=cmd_up)
 
     sp = sub.add_parser("demo", help="load demo data: users of every role, proposals in every state")
@@ -115,6 +132,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--now", type=_moment, default=None,
                     help="sweep as at this moment (ISO 8601 with an offset; default: now)")
     sp.set_defaults(func=cmd_sweep)
+
+    sp = sub.add_parser("digest", help="write each co-manager's daily digest of open tasks now (once a day)")
+    sp.add_argument("--now", type=_moment, default=None, help="as at this moment (ISO 8601 with an offset)")
+    sp.set_defaults(func=cmd_digest)
+
+    sp = sub.add_parser("flows", help="serve the scheduled flows (sweep, delivery, digest) to the Prefect "
+                        "server at PREFECT_API_URL")
+    sp.set_defaults(func=cmd_flows)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True,
                                                                          metavar="SUBCOMMAND")

@@ -82,6 +82,10 @@ class SweepReport:
     checklist_escalations: int = 0
     batches: list[int] = field(default_factory=list)
 
+    def add(self, other: SweepReport) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def total(self) -> int:
         return (self.reminders + self.escalations + self.consultations_closed + self.handovers_begun
                 + self.extension_asks + self.checklist_reminders + self.checklist_escalations)
@@ -100,16 +104,38 @@ async def _claim(uow: UnitOfWork, notices: list[dict]) -> set[str]:
 
 async def sweep(svc: Services, now: datetime | None = None, *, batch: int = 1000) -> SweepReport:
     """Everything due at `now` (default: the clock): reminders and escalations of open tasks,
-    consultations past their closing day, secondment end and pre-deployment timers."""
+    consultations past their closing day, secondment end and pre-deployment timers. The
+    Prefect flow runs the same three steps as tasks of its own."""
     now = now or svc.clock()
-    svc = replace(svc, clock=lambda: now)  # every change the sweep makes is stamped `now`
     report = SweepReport()
-    while await _task_batch(svc, now, batch, report) == batch:
-        pass  # a full batch: there may be more
-    await _close_consultations(svc, now, report)
-    await _secondment_timers(svc, now, report)
+    for step in (task_notices, close_consultations, secondment_timers):
+        report.add(await step(svc, now, batch=batch))
     if report.total():
         log.info("sweep at %s: %s", now.isoformat(), report)
+    return report
+
+
+def _at(svc: Services, now: datetime) -> Services:
+    return replace(svc, clock=lambda: now)  # every change the sweep makes is stamped `now`
+
+
+async def task_notices(svc: Services, now: datetime, *, batch: int = 1000) -> SweepReport:
+    """The reminders and escalations of open tasks due by `now`, in batches."""
+    svc, report = _at(svc, now), SweepReport()
+    while await _task_batch(svc, now, batch, report) == batch:
+        pass  # a full batch: there may be more
+    return report
+
+
+async def close_consultations(svc: Services, now: datetime, *, batch: int = 1000) -> SweepReport:
+    report = SweepReport()
+    await _close_consultations(_at(svc, now), now, report)
+    return report
+
+
+async def secondment_timers(svc: Services, now: datetime, *, batch: int = 1000) -> SweepReport:
+    report = SweepReport()
+    await _secondment_timers(_at(svc, now), now, report)
     return report
 
 

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import os
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 
@@ -21,6 +22,12 @@ from services import users as users_service
 from services.db import make_async_engine, make_sync_engine
 from services.migrate import upgrade
 from services.uow import Services
+
+# Prefect, when a test needs it, runs here only: its own home, no telemetry, no server but the
+# test harness's.
+os.environ["PREFECT_HOME"] = os.environ.get("RSO_TEST_PREFECT_HOME") or tempfile.mkdtemp(prefix="rso-test-prefect-")
+os.environ.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_TO_API_ENABLED="false")
+os.environ.pop("PREFECT_API_URL", None)
 
 DATABASES = [d.strip() for d in os.environ.get("RSO_TEST_DATABASES", "sqlite,postgresql").split(",") if d.strip()]
 PG_ADMIN_URL = os.environ.get("RSO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -227,7 +227,10 @@ def test_every_template_renders_in_both_parts_with_realistic_data(template):
                    decision_sentence="Your proposal has been approved.", conditions="Pilot with two member states.",
                    item_label="proposal", next_step="The two RSO Co-Managers will now review it.",
                    milestone_sentence="The secondment has started.",
-                   details=[("Start", "Monday 4 January 2027"), ("End", "Friday 30 April 2027")])
+                   details=[("Start", "Monday 4 January 2027"), ("End", "Friday 30 April 2027")],
+                   day="Tuesday 16 March 2027", count=1, overdue=1,
+                   tasks=[{"reference": "RSO-P-2026-0042", "title": "Regional training", "task": "co-manager review",
+                           "due": "Mon 15 Mar 2027", "overdue": True}])
     r = render(template, subject="Subject line", **context)
     for body in (r.text, r.html):
         assert "Ms Siriporn K." in body and "RSO-P-2026-0042" in body

@@ -1,0 +1,17 @@
+# One image for the API, the flow-serving process and the Prefect server (with the project's
+# fix for Prefect 3.8.8 on SQLAlchemy 2.1: see rso/prefect_server.py).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY rso ./rso
+COPY states ./states
+COPY services ./services
+COPY workflows ./workflows
+COPY notifications ./notifications
+COPY migrations ./migrations
+RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home rso
+USER rso
+EXPOSE 8000 4200
+CMD ["rso", "serve", "--host", "0.0.0.0", "--port", "8000"]
