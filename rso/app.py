@@ -1,4 +1,4 @@
-"""The FastAPI application: the JSON API (and, later, the web pages)."""
+"""The FastAPI application: the JSON API and the web pages."""
 from __future__ import annotations
 
 import asyncio
@@ -111,6 +111,8 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
     app.state.users = UserCache()
     errors.install(app)
     app.include_router(router)
+    from rso.web.pages import install as install_pages
+    install_pages(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     def openapi():

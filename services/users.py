@@ -6,7 +6,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import func, select
 
-from services.errors import InvalidInput, NotAuthenticated
+from services.errors import Forbidden, InvalidInput, NotAuthenticated
 from services.models import User
 from services.reference_data import member_codes, members
 from services.uow import Services
@@ -105,3 +105,26 @@ async def get_active_user(svc: Services, user_id: int) -> User | None:
 async def list_users(svc: Services) -> list[User]:
     async with svc.uow(write=False) as uow:
         return list((await uow.session.exec(select(User).order_by(User.id))).all())
+
+
+async def users_for(svc: Services, *, user: User, role: Role | str | None = None) -> list[User]:
+    """The users the caller may list: an admin all of them; a co-manager the active
+    stakeholders (to invite them to a consultation)."""
+    role = Role(role) if role else None
+    if user.role == Role.ADMIN:
+        q = select(User)
+    elif user.role == Role.CO_MANAGER and role is Role.STAKEHOLDER:
+        q = select(User).where(User.active.is_(True))
+    else:
+        raise Forbidden("only an admin may list users")
+    if role is not None:
+        q = q.where(User.role == role.value)
+    async with svc.uow(write=False) as uow:
+        return list((await uow.session.exec(q.order_by(User.role, User.name, User.id))).all())
+
+
+async def add_user(svc: Services, *, user: User, **fields) -> User:
+    """An admin adds a user (see `create_user` for what each role needs)."""
+    if user.role != Role.ADMIN:
+        raise Forbidden("only an admin may add users")
+    return await create_user(svc, **fields)

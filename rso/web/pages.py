@@ -1,0 +1,412 @@
+"""The pages. Each route calls the same service function as its API twin; what the service
+refuses is shown on the page (next to the field it names, or at the top), never a rule of
+its own."""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from rso.web import forms
+from rso.web.session import (CsrfError, SignInRequired, check_csrf, csrf_token, remember_pre_csrf, require_user,
+                             sign_in, sign_out)
+from rso.web.strings import label, t
+from services import admin as admin_service
+from services import mail, users as users_service, workflow
+from services.errors import (ActionNotAvailable, Forbidden, InvalidInput, NotAuthenticated, NotFound, NotPermitted,
+                             UnknownAction, VersionConflict)
+from services.models import User
+from services.reference_data import members
+from services.workflow import REGISTRY, Workflow
+from states.common import Role
+
+log = logging.getLogger("rso.web")
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(t=t, label=label)  # for the macros too
+router = APIRouter(include_in_schema=False)
+
+HOME = {Role.MEMBER_STATE: "/my", Role.CO_MANAGER: "/tasks", Role.STAKEHOLDER: "/tasks", Role.CO_CHAIR: "/tasks",
+        Role.ADMIN: "/admin"}
+
+
+def home_of(user: User) -> str:
+    return HOME[Role(user.role)]
+
+
+def nav(user: User | None) -> list[tuple[str, str]]:
+    if user is None:
+        return []
+    role = Role(user.role)
+    links = {Role.MEMBER_STATE: [("/my", "nav.my"), ("/proposals/new", "nav.new_proposal"),
+                                 ("/secondments/new", "nav.nominate")],
+             Role.CO_MANAGER: [("/tasks", "nav.inbox"), ("/proposals", "nav.proposals"),
+                               ("/secondments", "nav.secondments")],
+             Role.STAKEHOLDER: [("/tasks", "nav.invitations")],
+             Role.CO_CHAIR: [("/tasks", "nav.guidance"), ("/proposals", "nav.proposals")],
+             Role.ADMIN: [("/admin", "nav.admin"), ("/proposals", "nav.proposals"), ("/secondments", "nav.secondments")]}
+    return [(href, t(key)) for href, key in links[role]]
+
+
+def _local(request: Request, value) -> str:
+    tz = request.app.state.services.timezone
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return value.astimezone(tz).strftime("%a %-d %b %Y, %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%a %-d %b %Y")
+    return "" if value is None else str(value)
+
+
+def page(request: Request, template: str, *, user: User | None, status: int = 200, **context) -> HTMLResponse:
+    context.update(user=user, nav=nav(user), t=t, label=label, csrf=csrf_token(request),
+                   when=lambda v: _local(request, v), path=request.url.path,
+                   role_label=label("role", user.role) if user else "")
+    response = templates.TemplateResponse(request, template, context, status_code=status)
+    remember_pre_csrf(request, response)
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _svc(request: Request):
+    return request.app.state.services
+
+
+def _safe_next(value: str | None) -> str | None:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+# --- signing in ------------------------------------------------------------------------------
+
+@router.get("/")
+async def root(request: Request):
+    from rso.web.session import current_user
+    user = await current_user(request)
+    return redirect(home_of(user) if user else "/sign-in")
+
+
+@router.get("/sign-in")
+async def sign_in_form(request: Request, next: str | None = None, signed_out: int = 0):
+    return page(request, "sign_in.html", user=None, next=_safe_next(next) or "", email="",
+                message=t("sign_in.signed_out") if signed_out else None, error=None)
+
+
+@router.post("/sign-in")
+async def sign_in_post(request: Request):
+    form = await request.form()
+    check_csrf(request, form)
+    email, nxt = str(form.get("email") or "").strip(), _safe_next(str(form.get("next") or ""))
+    try:
+        user = await users_service.authenticate(_svc(request), email=email, password=str(form.get("password") or ""))
+    except (NotAuthenticated, InvalidInput):
+        return page(request, "sign_in.html", user=None, status=401, next=nxt or "", email=email, message=None,
+                    error=t("sign_in.failed"))
+    response = redirect(nxt or home_of(user))
+    sign_in(request, response, user)
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out_post(request: Request):
+    check_csrf(request, await request.form())
+    response = redirect("/sign-in?signed_out=1")
+    sign_out(response)
+    return response
+
+
+# --- homes -----------------------------------------------------------------------------------
+
+@router.get("/my")
+async def my_items(request: Request):
+    user = await require_user(request)
+    if user.role != Role.MEMBER_STATE:
+        return redirect(home_of(user))
+    svc = _svc(request)
+    lists = [(wf, await wf.list(svc, user=user, limit=200)) for wf in REGISTRY.values()]
+    return page(request, "my.html", user=user, lists=lists)
+
+
+@router.get("/tasks")
+async def inbox(request: Request):
+    user = await require_user(request)
+    tasks = await workflow.inbox(_svc(request), user=user)
+    overdue = sum(x.overdue for x in tasks)
+    by_kind: dict[str, int] = {}
+    for x in tasks:
+        by_kind[x.kind] = by_kind.get(x.kind, 0) + 1
+    title = t(f"home.{user.role}") if user.role in ("co_manager", "stakeholder", "co_chair") else t("nav.inbox")
+    return page(request, "inbox.html", user=user, title=title, tasks=tasks, overdue=overdue, by_kind=by_kind,
+                paths={k: wf.path for k, wf in REGISTRY.items()})
+
+
+# --- admin -----------------------------------------------------------------------------------
+
+def _user_fields() -> list[forms.Field]:
+    roles = [(r.value, label("choice", r.value)) for r in Role]
+    return [forms.Field("email", "email", "text", True, max_length=254),
+            forms.Field("name", "name", "text", False, max_length=200),
+            forms.Field("password", "password", "text", True, max_length=200),
+            forms.Field("role", "role", "select", True, roles),
+            forms.Field("member_state", "member_state", "text", False, max_length=10),
+            forms.Field("country", "country", "text", False, max_length=3),
+            forms.Field("organisation", "organisation", "text", False, max_length=200)]
+
+
+async def _admin_page(request: Request, user: User, *, status: int = 200, values=None, errors=None, general=None,
+                      message=None):
+    svc = _svc(request)
+    all_users = await users_service.users_for(svc, user=user)
+    counts, failed = await admin_service.outbox_status(svc, user=user)
+    emails = await mail.captured_emails(svc, user=user, limit=50)
+    return page(request, "admin.html", user=user, status=status, users=all_users, counts=counts, failed=failed,
+                emails=emails, fields=_user_fields(), values=values or {}, errors=errors or {},
+                general=general or [], message=message)
+
+
+@router.get("/admin")
+async def admin(request: Request, added: str | None = None):
+    user = await require_user(request)
+    return await _admin_page(request, user, message=t("admin.user_added", email=added) if added else None)
+
+
+@router.post("/admin/users")
+async def admin_add_user(request: Request):
+    user = await require_user(request)
+    form = await request.form()
+    check_csrf(request, form)
+    data = {k: (str(form.get(k) or "").strip() or None) for k in
+            ("email", "name", "password", "role", "member_state", "country", "organisation")}
+    try:
+        added = await users_service.add_user(_svc(request), user=user, email=data["email"] or "",
+                                             password=data["password"] or "", role=data["role"] or "",
+                                             name=data["name"], member_state=data["member_state"],
+                                             country=data["country"], organisation=data["organisation"])
+    except InvalidInput as exc:
+        by_field, general = forms.errors_by_field(exc.errors, _user_fields())
+        values = forms.values_from_form(form)
+        values.pop("password", None)
+        return await _admin_page(request, user, status=422, values=values, errors=by_field, general=general)
+    return redirect(f"/admin?added={quote(added.email)}")
+
+
+# --- the items of each lifecycle ---------------------------------------------------------------
+
+async def _options(request: Request, user: User) -> dict[str, list[tuple[str, str]]]:
+    options = {"partner_member_states": [(code, f"{m['name']} ({code})") for code, m in sorted(
+        members().items(), key=lambda kv: kv[1]["name"])]}
+    if user.role == Role.CO_MANAGER:
+        stakeholders = await users_service.users_for(_svc(request), user=user, role=Role.STAKEHOLDER)
+        options["stakeholders"] = [(s.email, f"{s.name} ({s.organisation})" if s.organisation else s.name)
+                                   for s in stakeholders]
+    return options
+
+
+def _item_pages(wf: Workflow) -> None:
+    base = f"/{wf.path}"
+
+    async def edit_fields(request, user):
+        return forms.fields(wf.create_schema, options=await _options(request, user))
+
+    async def list_page(request: Request):
+        user = await require_user(request)
+        items = await wf.list(_svc(request), user=user, limit=200)
+        return page(request, "list.html", user=user, wf=wf, items=items, title=t(f"list.{wf.path}"))
+
+    async def new_form(request: Request):
+        user = await require_user(request)
+        if user.role != wf.creator_role:
+            raise Forbidden(f"only a member state official may create {wf.path}")
+        return page(request, "form.html", user=user, wf=wf, item=None, fields=await edit_fields(request, user),
+                    values={"idempotency_key": uuid.uuid4().hex}, errors={}, general=[], message=None,
+                    title=t(f"form.new_{wf.kind}"), action=f"{base}/new")
+
+    async def save(request: Request, ref: str | None):
+        user = await require_user(request)
+        form = await request.form()
+        check_csrf(request, form)
+        svc, fs = _svc(request), await edit_fields(request, user)
+        data = forms.data_from_form(fs, form)
+        submit = form.get("intent") == "submit"
+        item = None
+        try:
+            if ref is None:
+                item, _ = await wf.create(svc, user=user, data=data,
+                                          idempotency_key=str(form.get("idempotency_key") or "") or None)
+            else:
+                if any(f.kind == "checkboxes" for f in fs):  # unticking every box empties the list
+                    data = {**{f.path: [] for f in fs if f.kind == "checkboxes"}, **data}
+                item = await wf.update(svc, user=user, id_or_ref=ref, data=data,
+                                       if_match=str(form.get("version") or "") or None)
+            if submit:
+                item = await wf.act(svc, user=user, id_or_ref=item.reference, action="submit", arguments={},
+                                    if_match=str(item.version))
+        except InvalidInput as exc:
+            by_field, general = forms.errors_by_field(exc.errors, fs)
+            values = forms.values_from_form(form)
+            saved = item is not None
+            if saved:
+                values["version"] = str(item.version)
+            return page(request, "form.html", user=user, wf=wf, item=item, fields=fs, values=values, errors=by_field,
+                        general=general, status=422, title=t(f"form.edit_{wf.kind}", reference=item.reference)
+                        if item else t(f"form.new_{wf.kind}"),
+                        message=t("item.saved_fix_below") if saved else t("item.fix_below"),
+                        action=f"{base}/{item.reference}/edit" if item else f"{base}/new")
+        except (ActionNotAvailable, VersionConflict) as exc:
+            return await item_page(request, ref or item.reference, status=409,
+                                   problem=t("item.conflict", detail=str(exc)))
+        return redirect(f"{base}/{item.reference}?done={'submitted' if submit else 'saved'}")
+
+    async def create(request: Request):
+        return await save(request, None)
+
+    async def edit_form(request: Request, ref: str):
+        user = await require_user(request)
+        item = await wf.get(_svc(request), user=user, id_or_ref=ref)
+        values = forms.values_from_item(item.model_dump(mode="json"))
+        return page(request, "form.html", user=user, wf=wf, item=item, fields=await edit_fields(request, user),
+                    values=values, errors={}, general=[], message=None,
+                    title=t(f"form.edit_{wf.kind}", reference=item.reference), action=f"{base}/{item.reference}/edit")
+
+    async def edit(request: Request, ref: str):
+        return await save(request, ref)
+
+    async def item_page(request: Request, ref: str, *, status: int = 200, problem: str | None = None,
+                        failed_action: str | None = None, action_values=None, action_errors=None, action_general=None):
+        user = await require_user(request)
+        svc = _svc(request)
+        item = await wf.get(svc, user=user, id_or_ref=ref)
+        history = await wf.history(svc, user=user, id_or_ref=ref)
+        diagram = await wf.diagram(svc, user=user, id_or_ref=ref)
+        options = await _options(request, user)
+        current = item.model_dump(mode="json")
+        editable = {k: current.get(k) for k in wf.update_schema.model_fields if k in current}
+        actions = []
+        for name in item.available_actions:
+            fs = forms.fields(wf.arguments[wf.lifecycle.actions(name)], options=options)
+            if failed_action == name:
+                values, errors, general = action_values, action_errors, action_general
+            else:
+                values = forms.values_from_item(editable, "changes.") if name == "resubmit" else {}
+                if name == "complete_item":  # offer only what is still open
+                    open_items = {c["item"] for c in current.get("checklist", []) if not c["done"]}
+                    for f in fs:
+                        if f.name == "item":
+                            f.options = [o for o in f.options if o[0] in open_items]
+                errors, general = {}, []
+            actions.append({"name": name, "fields": fs, "values": values, "errors": errors, "general": general,
+                            "open": failed_action == name})
+        done = request.query_params.get("done")
+        message = {"saved": t("item.saved"), "submitted": t("item.submitted")}.get(done or "") or (
+            t("item.done", action=label("action", done)) if done else None)
+        return page(request, "item.html", user=user, status=status, wf=wf, item=item, data=current, history=history,
+                    diagram=diagram, actions=actions, message=message, problem=problem,
+                    can_edit=item.state == wf.draft_state and user.role == wf.creator_role)
+
+    async def show(request: Request, ref: str):
+        return await item_page(request, ref)
+
+    async def act(request: Request, ref: str, action: str):
+        user = await require_user(request)
+        form = await request.form()
+        check_csrf(request, form)
+        try:
+            model = wf.arguments[wf.lifecycle.actions(action)]
+        except (ValueError, KeyError):
+            raise NotFound(f"action '{action}'") from None
+        fs = forms.fields(model, options=await _options(request, user))
+        data = forms.data_from_form(fs, form)
+        try:
+            await wf.act(_svc(request), user=user, id_or_ref=ref, action=action, arguments=data,
+                         if_match=str(form.get("version") or "") or None)
+        except InvalidInput as exc:
+            by_field, general = forms.errors_by_field(exc.errors, fs)
+            return await item_page(request, ref, status=422, problem=t("item.fix_below"), failed_action=action,
+                                   action_values=forms.values_from_form(form), action_errors=by_field,
+                                   action_general=general)
+        except VersionConflict as exc:
+            return await item_page(request, ref, status=409, problem=t("item.conflict", detail=str(exc)))
+        except ActionNotAvailable as exc:
+            return await item_page(request, ref, status=409, problem=t("item.not_now", detail=str(exc)))
+        return redirect(f"{base}/{ref}?done={action}")
+
+    for fn in (list_page, new_form, create, edit_form, edit, show, act):
+        fn.__name__ = f"page_{wf.kind}_{fn.__name__}"
+    router.add_api_route(base, list_page, methods=["GET"])
+    router.add_api_route(f"{base}/new", new_form, methods=["GET"])
+    router.add_api_route(f"{base}/new", create, methods=["POST"])
+    router.add_api_route(f"{base}/{{ref}}", show, methods=["GET"])
+    router.add_api_route(f"{base}/{{ref}}/edit", edit_form, methods=["GET"])
+    router.add_api_route(f"{base}/{{ref}}/edit", edit, methods=["POST"])
+    router.add_api_route(f"{base}/{{ref}}/actions/{{action}}", act, methods=["POST"])
+
+
+for _wf in REGISTRY.values():
+    _item_pages(_wf)
+
+
+# --- errors as pages ------------------------------------------------------------------------
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return page(request, "error.html", user=getattr(request.state, "web_user", None), status=status,
+                status_code=status, message=message)
+
+
+ERROR_MESSAGES = {401: "error.403", 403: "error.403", 404: "error.404", 500: "error.500"}
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired):
+        return redirect(f"/sign-in?next={quote(exc.next_path)}")
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError):
+        return error_page(request, 403, t("error.csrf"))
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        if not request.url.path.startswith(("/api/", "/docs", "/openapi")):
+            response.headers.setdefault(
+                "Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'self'")
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def is_page(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/docs", "/openapi", "/static/"))
+
+
+def page_error(request: Request, status: int, detail: str) -> HTMLResponse:
+    """A refusal on a page: the message a person can act on."""
+    if status == 404:
+        return error_page(request, 404, t("error.404"))
+    if status in (401, 403):
+        return error_page(request, 403, t("error.403") + (f" ({detail})" if detail else ""))
+    if status >= 500:
+        return error_page(request, status, t("error.500"))
+    return error_page(request, status, detail)
+
+
+__all__ = ["install", "is_page", "page_error", "NotPermitted", "UnknownAction"]
