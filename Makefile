@@ -14,8 +14,11 @@ $(STAMP):
 run: $(STAMP)
 	$(VENV)/bin/rso up --demo
 
-# The whole suite, on SQLite and on PostgreSQL (started here if it is down).
+# The whole suite, on SQLite and on PostgreSQL (started here if it is down), with the browser
+# tests in Debian's chromium (installed here if it is missing).
 test: $(STAMP)
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 

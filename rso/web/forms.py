@@ -29,6 +29,7 @@ class Field:
     options: list[tuple[str, str]] = field(default_factory=list)
     children: list["Field"] = field(default_factory=list)
     max_length: int | None = None
+    id_prefix: str = ""  # unique ids when a page has several forms (one per action)
 
     @property
     def label(self) -> str:
@@ -36,7 +37,7 @@ class Field:
 
     @property
     def id(self) -> str:
-        return "f-" + self.path.replace(".", "-")
+        return "f-" + self.id_prefix + self.path.replace(".", "-")
 
 
 def _unwrap(annotation) -> tuple[Any, bool]:
@@ -58,7 +59,7 @@ def _max_length(info) -> int | None:
 
 
 def fields(model: type[BaseModel], prefix: str = "", options: dict[str, list[tuple[str, str]]] | None = None,
-           skip: frozenset[str] = frozenset()) -> list[Field]:
+           skip: frozenset[str] = frozenset(), id_prefix: str = "") -> list[Field]:
     """The fields of `model`, nested models as groups. `options` gives the choices of a free
     list by field name (e.g. the member states, the stakeholders)."""
     options = options or {}
@@ -71,7 +72,7 @@ def fields(model: type[BaseModel], prefix: str = "", options: dict[str, list[tup
         required = info.is_required()
         origin = typing.get_origin(typ)
         if isinstance(typ, type) and issubclass(typ, BaseModel):
-            out.append(Field(path, name, "group", required, children=fields(typ, path + ".", options)))
+            out.append(Field(path, name, "group", required, children=fields(typ, path + ".", options, id_prefix=id_prefix)))
         elif origin is list:
             (inner,) = typing.get_args(typ)
             if isinstance(inner, type) and issubclass(inner, Enum):
@@ -88,7 +89,9 @@ def fields(model: type[BaseModel], prefix: str = "", options: dict[str, list[tup
             out.append(Field(path, name, "number", required))
         else:
             n = _max_length(info)
-            out.append(Field(path, name, "textarea" if n is None or n > LONG_TEXT else "text", required, max_length=n))
+            out.append(Field(path, name, "textarea" if n is not None and n > LONG_TEXT else "text", required, max_length=n))
+    for f in out:
+        f.id_prefix = id_prefix
     return out
 
 

@@ -298,7 +298,7 @@ def _item_pages(wf: Workflow) -> None:
         editable = {k: current.get(k) for k in wf.update_schema.model_fields if k in current}
         actions = []
         for name in item.available_actions:
-            fs = forms.fields(wf.arguments[wf.lifecycle.actions(name)], options=options)
+            fs = forms.fields(wf.arguments[wf.lifecycle.actions(name)], options=options, id_prefix=f"{name}-")
             if failed_action == name:
                 values, errors, general = action_values, action_errors, action_general
             else:
@@ -329,7 +329,7 @@ def _item_pages(wf: Workflow) -> None:
             model = wf.arguments[wf.lifecycle.actions(action)]
         except (ValueError, KeyError):
             raise NotFound(f"action '{action}'") from None
-        fs = forms.fields(model, options=await _options(request, user))
+        fs = forms.fields(model, options=await _options(request, user), id_prefix=f"{action}-")
         data = forms.data_from_form(fs, form)
         try:
             await wf.act(_svc(request), user=user, id_or_ref=ref, action=action, arguments=data,

@@ -1,0 +1,221 @@
+"""The whole proposal walk in a real browser (Playwright driving Debian's chromium) against the
+running service: forms typed into, buttons clicked, as each person would. A screenshot of
+every page is kept under test-artifacts/screenshots/ (not committed)."""
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from rso.app import create_app
+from tests.conftest import PASSWORD, ROSTER
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+# As root, in a closed network: no sandbox, and no background calls that the network refuses.
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def in_browser(scenario):
+    """Run `scenario(browser)` in a fresh headless chromium (Playwright's async API, inside
+    this test only: no event loop is left running for the tests after it)."""
+    from playwright.async_api import async_playwright
+    assert Path(CHROMIUM).exists(), "Debian's chromium is not installed: make test installs it (apt-get install chromium)"
+
+    async def run():
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                await scenario(browser)
+            finally:
+                await browser.close()
+    asyncio.run(run())
+
+
+@pytest.fixture
+def service(settings):
+    """The app served over HTTP on a free port, as `rso serve` would."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the service did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(15)
+
+
+class Person:
+    def __init__(self, base: str, who: str, shots: Path):
+        self.base, self.who, self.shots = base, who, shots
+
+    async def sign_in(self, browser, width: int = 1280):
+        self.context = await browser.new_context(viewport={"width": width, "height": 900})
+        self.page = p = await self.context.new_page()
+        p.set_default_timeout(15_000)
+        await p.goto(self.base + "/sign-in")
+        await p.get_by_label("Email address").fill(ROSTER[self.who]["email"])
+        await p.get_by_label("Password").fill(PASSWORD)
+        await p.get_by_role("button", name="Sign in").click()
+        await p.wait_for_load_state()
+        return self
+
+    async def shot(self, name: str):
+        self.shots.mkdir(parents=True, exist_ok=True)
+        n = len(list(self.shots.glob("*.png"))) + 1
+        await self.page.screenshot(path=str(self.shots / f"{n:02d}-{self.who}-{name}.png"), full_page=True)
+
+    async def act(self, action_label: str):
+        """Open the action's form (if folded) and return it."""
+        details = self.page.locator("details.action", has=self.page.locator("summary", has_text=action_label))
+        if await details.get_attribute("open") is None:
+            await details.locator("summary").click()
+        return details
+
+    async def close(self):
+        await self.context.close()
+
+
+def _fresh(path: Path) -> Path:
+    for old in path.glob("*.png"):
+        old.unlink()
+    return path
+
+
+def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(service, db_kind):
+    shots = _fresh(ARTIFACTS / db_kind / "walk")
+
+    async def walk(browser):
+        tha = await Person(service, "tha", shots).sign_in(browser)
+        p = tha.page
+        assert await p.get_by_role("heading", level=1).inner_text() == "My proposals and nominations"
+        await p.get_by_role("link", name="New proposal").first.click()
+        await p.get_by_label("Title").fill("Regional workshop on victim identification")
+        await p.get_by_label("Summary").fill("Three days for frontline officers.")
+        await p.get_by_label("Type of engagement").select_option("new_project")
+        await p.get_by_label("Scope").select_option("regional")
+        await p.get_by_label("Trafficking in persons").check()
+        await p.get_by_label("Cambodia (KHM)").check()
+        await p.get_by_label("Amount").fill("120000")
+        await p.get_by_label("Currency (ISO code, e.g. USD)").fill("USD")
+        await p.get_by_label("Proposed start").fill("2027-03-01")
+        await p.get_by_label("Proposed end").fill("2027-09-30")
+        await tha.shot("new-proposal-filled")
+        await p.get_by_role("button", name="Save and submit").click()
+        await p.wait_for_load_state()
+        main = await p.inner_text("main")
+        assert "Submitted." in main and "Co-Manager review" in main
+        ref = re.search(r"RSO-P-\d{4}-\d{4}", p.url).group(0)
+        await tha.shot("submitted")
+
+        for who in ("cm_aus", "cm_idn"):
+            cm = await Person(service, who, shots).sign_in(browser)
+            q = cm.page
+            assert await q.get_by_role("heading", level=1).inner_text() == "Inbox"
+            assert "1 open, 0 overdue" in await q.inner_text("main")
+            await cm.shot("inbox")
+            await q.get_by_role("link", name=re.compile(ref)).click()
+            form = await cm.act("Record your recommendation")
+            await form.get_by_label("Recommendation").select_option("endorse")
+            await cm.shot("review")
+            await form.get_by_role("button", name="Record your recommendation").click()
+            await q.wait_for_load_state()
+            assert "Done: Record your recommendation." in await q.inner_text("main")
+            if who == "cm_idn":
+                form = await cm.act("Open a stakeholder consultation")
+                await form.get_by_label("IOM focal point (IOM)").check()
+                await cm.shot("open-consultation")
+                await form.get_by_role("button", name="Open a stakeholder consultation").click()
+                await q.wait_for_load_state()
+                assert "Stakeholder consultation" in await q.inner_text("main")
+                await q.wait_for_selector(".diagram svg")  # Mermaid drew the lifecycle, from this site's own copy
+                await cm.shot("consultation-opened")
+            await cm.close()
+
+        iom = await Person(service, "iom", shots).sign_in(browser, width=390)  # on a phone
+        q = iom.page
+        assert await q.get_by_role("heading", level=1).inner_text() == "Consultation invitations"
+        await iom.shot("invitations")
+        await q.get_by_role("link", name=re.compile(ref)).click()
+        form = await iom.act("Give your response")
+        await form.get_by_label("Position").select_option("support")
+        await form.get_by_label("Comment").fill("IOM can co-facilitate.")
+        await iom.shot("respond")
+        await form.get_by_role("button", name="Give your response").click()
+        await q.wait_for_load_state()
+        assert "Done: Give your response." in await q.inner_text("main")
+        await iom.close()
+
+        chair = await Person(service, "chair_aus", shots).sign_in(browser)
+        q = chair.page
+        assert await q.get_by_role("heading", level=1).inner_text() == "Guidance queue"
+        await q.get_by_role("link", name=re.compile(ref)).click()
+        main = await q.inner_text("main")
+        assert "Endorse" in main and "IOM can co-facilitate." in main  # the votes and the responses so far
+        form = await chair.act("Give guidance")
+        await form.get_by_label("Decision").select_option("approve")
+        await chair.shot("guidance")
+        await form.get_by_role("button", name="Give guidance").click()
+        await q.wait_for_load_state()
+        await chair.close()
+
+        await p.goto(f"{service}/my")
+        await p.get_by_role("link", name=ref).click()
+        timeline = await p.locator("ol.timeline").inner_text()
+        assert "Guidance given: Approve by Co-Chair AUS" in timeline and "Co-Chairs' guidance → Approved" in timeline
+        assert await p.locator(".state").first.inner_text() == "Approved"
+        await p.wait_for_selector(".diagram svg")
+        await tha.shot("approved-timeline")
+        await tha.close()
+
+    in_browser(walk)
+
+
+def test_a_form_with_bad_input_shows_the_messages_and_another_states_page_stays_closed(service, db_kind):
+    shots = _fresh(ARTIFACTS / db_kind / "refusals")
+
+    async def refusals(browser):
+        tha = await Person(service, "tha", shots).sign_in(browser, width=390)
+        p = tha.page
+        await p.goto(f"{service}/proposals/new")
+        await p.get_by_label("Title").fill("ab")
+        await p.get_by_label("Currency (ISO code, e.g. USD)").fill("ZZZ")
+        await p.get_by_label("Amount").fill("1000")
+        await p.get_by_role("button", name="Save as draft").click()
+        await p.wait_for_load_state()
+        assert "Nothing was saved" in await p.inner_text("main")
+        assert "at least 3 characters" in await p.locator("#f-title-err").inner_text()
+        assert "ISO 4217" in await p.locator("#f-budget-currency-err").inner_text()
+        assert await p.get_by_label("Title").input_value() == "ab"  # what was typed is kept
+        await tha.shot("bad-input")
+        await p.get_by_label("Title").fill("Border data exchange pilot")
+        await p.get_by_label("Currency (ISO code, e.g. USD)").fill("AUD")
+        await p.get_by_role("button", name="Save as draft").click()
+        await p.wait_for_load_state()
+        assert "Saved as a draft." in await p.inner_text("main")
+        ref = re.search(r"RSO-P-\d{4}-\d{4}", p.url).group(0)
+
+        phl = await Person(service, "phl", shots).sign_in(browser)
+        response = await phl.page.goto(f"{service}/proposals/{ref}")
+        assert response.status == 404 and "Border data exchange pilot" not in await phl.page.content()
+        assert "not one you may see" in await phl.page.inner_text("main")
+        await phl.shot("other-state-refused")
+        await phl.close()
+        await tha.close()
+
+    in_browser(refusals)
