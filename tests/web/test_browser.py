@@ -64,14 +64,25 @@ class Person:
     def __init__(self, base: str, who: str, shots: Path):
         self.base, self.who, self.shots = base, who, shots
 
-    async def sign_in(self, browser, width: int = 1280):
+    async def sign_in(self, browser, width: int = 1280, keyboard: bool = False):
         self.context = await browser.new_context(viewport={"width": width, "height": 900})
         self.page = p = await self.context.new_page()
         p.set_default_timeout(15_000)
         await p.goto(self.base + "/sign-in")
-        await p.get_by_label("Email address").fill(ROSTER[self.who]["email"])
-        await p.get_by_label("Password").fill(PASSWORD)
-        await p.get_by_role("button", name="Sign in").click()
+        if keyboard:  # Tab to the fields, type, Enter: no mouse
+            for _ in range(6):
+                await p.keyboard.press("Tab")
+                if await p.evaluate("document.activeElement.id") == "email":
+                    break
+            assert await p.evaluate("document.activeElement.id") == "email", "the email field is not reachable by Tab"
+            await p.keyboard.type(ROSTER[self.who]["email"])
+            await p.keyboard.press("Tab")
+            await p.keyboard.type(PASSWORD)
+            await p.keyboard.press("Enter")
+        else:
+            await p.get_by_label("Email address").fill(ROSTER[self.who]["email"])
+            await p.get_by_label("Password").fill(PASSWORD)
+            await p.get_by_role("button", name="Sign in").click()
         await p.wait_for_load_state()
         return self
 
@@ -147,7 +158,7 @@ def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(servic
                 await cm.shot("consultation-opened")
             await cm.close()
 
-        iom = await Person(service, "iom", shots).sign_in(browser, width=390)  # on a phone
+        iom = await Person(service, "iom", shots).sign_in(browser, width=390, keyboard=True)  # on a phone
         q = iom.page
         assert await q.get_by_role("heading", level=1).inner_text() == "Consultation invitations"
         await iom.shot("invitations")

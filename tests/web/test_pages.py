@@ -145,3 +145,23 @@ def test_the_admin_adds_a_user_and_sees_the_outbox(web):
     other = web()
     other.sign_in("tha")
     assert other.get("/admin").status_code == 403
+
+
+def test_after_a_revision_request_the_member_state_resubmits_the_edited_proposal_from_its_page(web, api):
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    api.act("cm_aus", ref, "review", recommendation="revise", comment="Add the partner agencies.")
+    api.act("cm_idn", ref, "review", recommendation="endorse")
+    b = web()
+    b.sign_in("tha")
+    r = b.get(f"/proposals/{ref}")
+    assert "Revision requested" in r.text and "Add the partner agencies." in r.text
+    assert 'name="changes.title" value="Regional workshop on victim identification"' in r.text  # current values
+    form = {"changes.title": "Regional workshop on victim identification, with partner agencies",
+            "changes.summary": "Now with the partner agencies named.", "comment": "Partners added.",
+            # the boxes come ticked with the current choices, and a browser posts them
+            "changes.thematic_areas": ["trafficking_in_persons"], "changes.partner_member_states": ["KHM", "LAO"]}
+    assert re.search(r'name="changes.partner_member_states" value="KHM" checked', r.text)
+    r = b.post(f"/proposals/{ref}/actions/resubmit", form, csrf_from=f"/proposals/{ref}")
+    assert r.status_code == 200 and "Done: Resubmit." in r.text and "Co-Manager review" in r.text, re.findall(r"class=\"error[s]?\"[^>]*>([^<]+)", r.text)
+    assert "with partner agencies" in r.text and "(round 2)" in r.text
