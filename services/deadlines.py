@@ -139,14 +139,20 @@ async def secondment_timers(svc: Services, now: datetime, *, batch: int = 1000) 
     return report
 
 
+def due_tasks(now: datetime, batch: int):
+    """The next batch of open tasks with a notice due, locked, skipping what another sweeper
+    holds. The explicit ORDER BY ... LIMIT keeps PostgreSQL on the partial index
+    `ix_tasks_next_notice` (without it the planner may scan the table)."""
+    return (select(Task).where(Task.status == TaskStatus.OPEN, Task.next_notice_at <= now)
+            .order_by(Task.next_notice_at).limit(batch).with_for_update(skip_locked=True))
+
+
 async def _task_batch(svc: Services, now: datetime, batch: int, report: SweepReport) -> int:
     from services.workflow import items_by_kind
 
     policy, cal = svc.policy, svc.calendar
     async with svc.uow() as uow:
-        q = (select(Task).where(Task.status == TaskStatus.OPEN, Task.next_notice_at <= now)
-             .order_by(Task.next_notice_at).limit(batch).with_for_update(skip_locked=True))
-        tasks = list((await uow.session.exec(q)).all())
+        tasks = list((await uow.session.exec(due_tasks(now, batch))).all())
         if not tasks:
             return 0
         wanted: list[tuple[Task, Notice]] = []
