@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
 
-.PHONY: run test bench-transitions bench-delivery clean
+.PHONY: run test bench-transitions bench-delivery bench-sweep clean
 
 $(STAMP):
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench-transitions: $(STAMP)
 
 bench-delivery: $(STAMP)
 	$(VENV)/bin/python -m bench.delivery $(BENCH_ARGS)
+
+bench-sweep: $(STAMP)
+	$(VENV)/bin/python -m bench.sweep $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache rso.db rso.db-wal rso.db-shm
