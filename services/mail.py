@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import and_, or_, select
 
 from notifications.outbox import OutboxMessage, OutboxStatus, new_message_id
@@ -149,13 +150,52 @@ async def _role_users(uow: UnitOfWork, role: Role) -> list[User]:
                                         .order_by(User.id))).all())
 
 
-async def _audience(uow: UnitOfWork, item, who: set[str]) -> list[User]:
-    users: list[User] = []
-    if SUBMITTER in who and item.submitted_by_id:
-        users.append(await uow.session.get(User, item.submitted_by_id))
-    if CO_MANAGERS in who:
-        users += await _role_users(uow, Role.CO_MANAGER)
-    return users
+def _in_session(uow: UnitOfWork, model, pk):
+    """The row the unit of work holds already, loaded and not expired: what `session.get` would
+    return without a query, minus its trip through the async layer (the action's item, the
+    sweep's batch of items); None otherwise."""
+    obj = uow.session.identity_map.get(identity_key(model, pk))
+    if obj is None or type(obj) is not model:
+        return None
+    state = sa.inspect(obj)
+    return None if state.expired or state.expired_attributes or state.deleted or state.was_deleted else obj
+
+
+class _People:
+    """Who the emails of one unit of work go to, each seat or role asked of the database once:
+    a sweep's batch of reminders to the two co-manager seats costs two queries, not one a
+    reminder. Kept for one transaction only, so no change of role or address is missed."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
+        self._found: dict[tuple, list[User]] = {}
+        self._names: dict[int, str] = {}
+
+    async def task_recipients(self, task: Task) -> list[User]:
+        key = ("task", task.assignee_id, task.assignee_role, task.assignee_country, task.assignee_member_state)
+        if key not in self._found:
+            self._found[key] = await _task_recipients(self.uow, task)
+        return self._found[key]
+
+    async def role_users(self, role: Role) -> list[User]:
+        key = ("role", role.value)
+        if key not in self._found:
+            self._found[key] = await _role_users(self.uow, role)
+        return self._found[key]
+
+    async def assignee_names(self, tasks: list[Task]) -> dict[int, str]:
+        missing = [t for t in tasks if t.assignee_id is not None and t.assignee_id not in self._names]
+        if missing:
+            self._names.update(await _assignee_names(self.uow, missing))
+        return self._names
+
+    async def audience(self, item, who: set[str]) -> list[User]:
+        users: list[User] = []
+        if SUBMITTER in who and item.submitted_by_id:
+            users.append(await self.uow.session.get(User, item.submitted_by_id))
+        if CO_MANAGERS in who:
+            users += await self.role_users(Role.CO_MANAGER)
+        return users
 
 
 def _milestone_details(item, event: DomainEvent) -> list[tuple[str, str]]:
@@ -172,12 +212,14 @@ def _milestone_details(item, event: DomainEvent) -> list[tuple[str, str]]:
     return details
 
 
-async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent) -> list[dict]:
+async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
+                    people: _People | None = None) -> list[dict]:
     """(recipient, template, subject, context) of the emails one event causes."""
+    people = people or _People(uow)
     wf = REGISTRY.get(event.item_kind)
     if wf is None:
         return []
-    item = await uow.session.get(wf.model, event.item_id)
+    item = _in_session(uow, wf.model, event.item_id) or await uow.session.get(wf.model, event.item_id)
     kind, title = event.item_kind, wf.title(item)
     base = {"reference": item.reference, "title": title, "link": _link(settings, wf.path, item.reference),
             "member_state_name": members()[item.member_state]["name"], "item_label": ITEM_LABELS[kind],
@@ -190,7 +232,7 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent)
                     {"next_step": NEXT_STEPS[kind]}))
     elif event.name == "task_assigned":
         task: Task = event.data["task"]
-        for user in await _task_recipients(uow, task):
+        for user in await people.task_recipients(task):
             sentence = _task_sentence(task, user, split=getattr(item, "split", False))
             out.append((user, "task_assigned", f"{TASK_SUBJECTS[task.kind]}: {item.reference} {title}",
                         {"task_sentence": sentence, "due_date": _date(task.due_at, uow), "comment": None}))
@@ -207,19 +249,19 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent)
         task = event.data["task"]
         due = _date(task.due_at, uow)
         when = "today" if uow.services.calendar.today(task.due_at) == uow.services.calendar.today(uow.now) else due
-        for user in await _task_recipients(uow, task):
+        for user in await people.task_recipients(task):
             sentence = "A reminder: " + _task_sentence(task, user, split=False)
             out.append((user, "task_assigned", f"Reminder, due {when}: {item.reference} {title}",
                         {"task_sentence": sentence, "due_date": due, "comment": None}))
     elif event.name == "escalation":
         task = event.data["task"]
         days = event.data["overdue_business_days"]
-        names = await _assignee_names(uow, [task])
+        names = await people.assignee_names([task])
         late = (f"overdue by {days} business day{'s' if days != 1 else ''}" if days else "due today")
         sentence = (f"The {TASK_NAMES[task.kind]} below is {late}: it was due on {_date(task.due_at, uow)} and is "
                     f"still open with {_assignee_label(task, names)}. Please follow up.")
         target = uow.services.policy.task(task.kind).escalate_to.value
-        for user in await _role_users(uow, ESCALATION_TO[target]):
+        for user in await people.role_users(ESCALATION_TO[target]):
             out.append((user, "milestone", f"Overdue ({late}): {item.reference} {title}",
                         {"milestone_sentence": sentence, "details": [("Task", TASK_NAMES[task.kind])],
                          "comment": None}))
@@ -232,7 +274,7 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent)
                  "missing": ", ".join(m.replace("_", " ") for m in event.data.get("missing", []))}
         context = {"milestone_sentence": sentence.format(**words), "details": _milestone_details(item, event),
                    "comment": event.data.get("comment")}
-        for user in await _audience(uow, item, who):
+        for user in await people.audience(item, who):
             out.append((user, "milestone", f"{item.reference} {word.format(**words)}: {title}", context))
     seen: set[str] = set()
     messages = []
@@ -253,9 +295,9 @@ def outbox_writer(settings: MailSettings):
     as outbox rows in its own transaction."""
 
     async def write(uow: UnitOfWork) -> None:
-        rows = []
+        rows, people = [], _People(uow)
         for event in uow.events:
-            for m in await _messages(uow, settings, event):
+            for m in await _messages(uow, settings, event, people):
                 r = m.pop("rendered")
                 now = m.pop("now")
                 rows.append({**m, "body_text": r.text, "body_html": r.html, "status": OutboxStatus.PENDING,
@@ -265,7 +307,9 @@ def outbox_writer(settings: MailSettings):
             dialect = uow.session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             t = OutboxMessage.__table__
-            await uow.session.exec(insert(t).values(rows).on_conflict_do_nothing(index_elements=[t.c.event_key]))
+            # executemany: one statement compiled once (and cached), sent in pages of rows;
+            # `.values(rows)` would compile a statement of its own with a parameter per cell.
+            await uow.session.exec(insert(t).on_conflict_do_nothing(index_elements=[t.c.event_key]), params=rows)
 
     return write
 
