@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
+_KEEP = 100_000  # answers kept by a calendar, at most
 
 
 class BusinessCalendar:
@@ -18,6 +19,10 @@ class BusinessCalendar:
         if self.country not in holidays.list_supported_countries():
             raise ValueError(f"unknown holiday calendar '{country}': use an ISO 3166-1 alpha-2 country code "
                              "that the holidays package knows, such as TH, ID or AU")
+        # Answers already worked out: a sweep asks the same few dates thousands of times, and a
+        # lookup in `holidays` costs a few microseconds. The calendar never changes once made.
+        self._business: dict[date, bool] = {}
+        self._added: dict[tuple[date, int], date] = {}
 
     @cached_property
     def _holidays(self) -> holidays.HolidayBase:
@@ -28,16 +33,25 @@ class BusinessCalendar:
         return self._holidays.get(d)
 
     def is_business_day(self, d: date) -> bool:
-        return d.weekday() < 5 and d not in self._holidays
+        found = self._business.get(d)
+        if found is None:
+            found = self._business[d] = d.weekday() < 5 and d not in self._holidays
+        return found
 
     def add_business_days(self, start: date, days: int) -> date:
         """The date `days` business days after `start` (before it when negative). Zero days:
         `start` itself, whatever it is."""
+        found = self._added.get((start, days))
+        if found is not None:
+            return found
         d, step, remaining = start, (1 if days >= 0 else -1), abs(days)
         while remaining > 0:
             d += timedelta(days=step)
             if self.is_business_day(d):
                 remaining -= 1
+        if len(self._added) >= _KEEP:  # a long-running service: bounded, whatever it is asked
+            self._added.clear()
+        self._added[(start, days)] = d
         return d
 
     def business_days_between(self, start: date, end: date) -> int:
