@@ -69,6 +69,7 @@ def run(settings: Settings, *, host: str, port: int, prefect_port: int) -> int:
                                                  start_new_session=True)))
 
     signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)  # even when started by a shell that ignores it (`cmd &`)
     code = 0
     try:
         start("api", [_bin("rso"), "serve", "--host", host, "--port", str(port)])
