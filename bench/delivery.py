@@ -35,7 +35,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.transitions import (checkpoint, cpu_seconds, cpu_steal, fail, free_port, git_commit, postgres_cpu,
+from bench.transitions import (Laps, checkpoint, cpu_seconds, cpu_steal, fail, free_port, git_commit, postgres_cpu,
                                recreate_database, steal_pct)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,7 +201,7 @@ def outbox_rows(start: int, count: int, tag: str) -> list[dict]:
     from notifications.outbox import OutboxStatus, new_message_id
     from notifications.render import render
     from services.db import utcnow
-    from services.mail import TASK_SENTENCES, TASK_SUBJECTS
+    from services.mail import ITEM_LABELS, NEXT_STEPS, TASK_SENTENCES, TASK_SUBJECTS
     from services.reference_data import members
 
     thailand = members()["THA"]["name"]
@@ -211,11 +211,13 @@ def outbox_rows(start: int, count: int, tag: str) -> list[dict]:
         reference, title, name = f"RSO-2025-{i:05d}", TITLES[i % len(TITLES)], NAMES[i % len(NAMES)]
         email = f"{name.split()[0].lower()}.{i}@member.bench.example"
         base = {"reference": reference, "title": title, "link": f"{BASE_URL}/proposals/{reference}",
-                "member_state_name": thailand, "link_text": f"Open {reference} in RSO Workflow"}
+                "member_state_name": thailand, "link_text": f"Open {reference} in RSO Workflow",
+                "item_label": ITEM_LABELS["proposal"]}
         kind = i % 3
         if kind == 0:
             template, event, subject, context = (
-                "submission_acknowledged", "submitted", f"{reference} received: {title}", {})
+                "submission_acknowledged", "submitted", f"{reference} received: {title}",
+                {"next_step": NEXT_STEPS["proposal"]})
         elif kind == 1:
             template, event = "task_assigned", "task_assigned"
             subject = f"{TASK_SUBJECTS['review']}: {reference} {title}"
@@ -507,14 +509,7 @@ def main(argv=None) -> int:
     run = runner(args.loop)
     from services.migrate import upgrade
 
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-
-    def lap(name: str):
-        nonlocal t
-        now = time.perf_counter()
-        timings[name] = now - t
-        t = now
+    timings = lap = Laps()  # set-up timings, one lap per step
 
     tmp = Path(tempfile.mkdtemp(prefix="rso-bench-delivery-"))
     server = None

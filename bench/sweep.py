@@ -41,7 +41,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.transitions import (checkpoint, cpu_steal, fail, git_commit, postgres_cpu,
+from bench.transitions import (Laps, checkpoint, cpu_steal, fail, git_commit, postgres_cpu,
                                quantile, recreate_database, steal_pct)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -655,14 +655,7 @@ def main(argv=None) -> int:
     url = args.database_url
     from services.migrate import upgrade
 
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-
-    def lap(name: str):
-        nonlocal t
-        now = time.perf_counter()
-        timings[name] = now - t
-        t = now
+    timings = lap = Laps()  # set-up timings, one lap per step
 
     load = os.getloadavg()  # before this run adds its own
     recreate_database(url)  # refuses a name without 'bench'

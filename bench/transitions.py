@@ -81,6 +81,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # --- helpers -------------------------------------------------------------------------------
 
+class Laps(dict):
+    """Set-up timings by step: `lap(name)` records the time since the previous lap."""
+
+    def __init__(self):
+        super().__init__()
+        self._t = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self[name], self._t = now - self._t, now
+
+
 def fail(message: str) -> None:
     print(f"\nFAILED: {message}", file=sys.stderr)
     raise SystemExit(1)
@@ -508,14 +520,7 @@ def main(argv=None) -> int:
         run = asyncio.run
     from services.migrate import upgrade
 
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-
-    def lap(name: str):
-        nonlocal t
-        now = time.perf_counter()
-        timings[name] = now - t
-        t = now
+    timings = lap = Laps()  # set-up timings, one lap per step
 
     recreate_database(args.database_url)
     upgrade(args.database_url)

@@ -191,7 +191,11 @@ class Workflow:
 
     # --- creating and editing --------------------------------------------------------------
 
-    def _require_creator(self, user: User) -> None:
+    def can_edit(self, user: User, item) -> bool:
+        """Whether the caller may edit this item now: its member state's official, a draft."""
+        return user.role == self.creator_role and item.state == self.draft_state
+
+    def require_creator(self, user: User) -> None:
         if user.role != self.creator_role:
             raise Forbidden(f"only a {self.creator_role.value.replace('_', ' ')} official may create or edit "
                             f"{self.path}")
@@ -202,7 +206,7 @@ class Workflow:
 
         Returns (item, created). With an Idempotency-Key already used by this user for the
         same request, returns the item that request created, and created=False."""
-        self._require_creator(user)
+        self.require_creator(user)
         fields = parse(self.create_schema, data)
         key = items.check_idempotency_key(idempotency_key)
         digest = items.request_hash(data)
@@ -236,7 +240,7 @@ class Workflow:
     async def update(self, svc: Services, *, user: User, id_or_ref: str | int, data: Any,
                      if_match: str | None = None) -> BaseModel:
         """The owning member state edits its draft. Records an `edit` event with the changes."""
-        self._require_creator(user)
+        self.require_creator(user)
         fields = parse(self.update_schema, data)
         async with svc.uow() as uow:
             item = await self.load(uow, user, id_or_ref, lock=True)

@@ -20,8 +20,7 @@ from rso.web.session import (CsrfError, SignInRequired, check_csrf, csrf_token, 
 from rso.web.strings import label, t
 from services import admin as admin_service
 from services import mail, users as users_service, workflow
-from services.errors import (ActionNotAvailable, Forbidden, InvalidInput, NotAuthenticated, NotFound, NotPermitted,
-                             UnknownAction, VersionConflict)
+from services.errors import ActionNotAvailable, InvalidInput, NotAuthenticated, NotFound, VersionConflict
 from services.models import User
 from services.reference_data import members
 from services.workflow import REGISTRY, Workflow
@@ -230,8 +229,7 @@ def _item_pages(wf: Workflow) -> None:
 
     async def new_form(request: Request):
         user = await require_user(request)
-        if user.role != wf.creator_role:
-            raise Forbidden(f"only a member state official may create {wf.path}")
+        wf.require_creator(user)
         return page(request, "form.html", user=user, wf=wf, item=None, fields=await edit_fields(request, user),
                     values={"idempotency_key": uuid.uuid4().hex}, errors={}, general=[], message=None,
                     title=t(f"form.new_{wf.kind}"), action=f"{base}/new")
@@ -316,7 +314,7 @@ def _item_pages(wf: Workflow) -> None:
             t("item.done", action=label("action", done)) if done else None)
         return page(request, "item.html", user=user, status=status, wf=wf, item=item, data=current, history=history,
                     diagram=diagram, actions=actions, message=message, problem=problem,
-                    can_edit=item.state == wf.draft_state and user.role == wf.creator_role)
+                    can_edit=wf.can_edit(user, item))
 
     async def show(request: Request, ref: str):
         return await item_page(request, ref)
@@ -408,5 +406,3 @@ def page_error(request: Request, status: int, detail: str) -> HTMLResponse:
         return error_page(request, status, t("error.500"))
     return error_page(request, status, detail)
 
-
-__all__ = ["install", "is_page", "page_error", "NotPermitted", "UnknownAction"]
