@@ -1,5 +1,4 @@
-# One image for the API, the flow-serving process and the Prefect server (with the project's
-# fix for Prefect 3.8.8 on SQLAlchemy 2.1: see rso/prefect_server.py).
+# One image for the API, the flow-serving process and the Prefect server.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false

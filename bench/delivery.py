@@ -7,7 +7,7 @@ temporary SQLite file) holding N pending outbox rows, rendered from the real tem
 
 - an SMTP server (aiosmtpd on loopback) in a process of its own, so that its CPU is not spent
   in the measured event loop; it keeps the Message-ID of every message it accepts;
-- the project: `services.mail.deliver_once(svc, settings, batch=B, connections=C)` again and
+- the project: `services.mail.deliver(svc, settings, batch=B, connections=C)` again and
   again until a pass claims nothing (claim in one transaction, build, `send_all`, record the
   outcome in another), exactly as `rso deliver` and the app's background deliverer call it;
 - the baseline: a bare aiosmtplib loop, C connections opened once and reused, each sending its
@@ -200,9 +200,10 @@ def outbox_rows(start: int, count: int, tag: str) -> list[dict]:
     """Pending rows like `services.mail` writes: the three templates in turn, rendered."""
     from notifications.outbox import OutboxStatus, new_message_id
     from notifications.render import render
-    from services.db import utcnow
-    from services.mail import ITEM_LABELS, NEXT_STEPS, TASK_SENTENCES, TASK_SUBJECTS
-    from services.reference_data import members
+    from services.infra.db import utcnow
+    from services.config.reference_data import members
+    from services.engine.tasks import TaskKind
+    from services.proposals.wording import TASK_SENTENCES, TASK_SUBJECTS, WORDING
 
     thailand = members()["THA"]["name"]
     due = utcnow() - timedelta(seconds=1)
@@ -212,17 +213,17 @@ def outbox_rows(start: int, count: int, tag: str) -> list[dict]:
         email = f"{name.split()[0].lower()}.{i}@member.bench.example"
         base = {"reference": reference, "title": title, "link": f"{BASE_URL}/proposals/{reference}",
                 "member_state_name": thailand, "link_text": f"Open {reference} in RSO Workflow",
-                "item_label": ITEM_LABELS["proposal"]}
+                "item_label": WORDING.item_label}
         kind = i % 3
         if kind == 0:
             template, event, subject, context = (
                 "submission_acknowledged", "submitted", f"{reference} received: {title}",
-                {"next_step": NEXT_STEPS["proposal"]})
+                {"next_step": WORDING.next_step})
         elif kind == 1:
             template, event = "task_assigned", "task_assigned"
-            subject = f"{TASK_SUBJECTS['review']}: {reference} {title}"
-            context = {"task_sentence": TASK_SENTENCES["review"].format(country="Australian", organisation="you",
-                                                                        split=""),
+            subject = f"{TASK_SUBJECTS[TaskKind.REVIEW]}: {reference} {title}"
+            context = {"task_sentence": TASK_SENTENCES[TaskKind.REVIEW].format(country="Australian",
+                                                                               organisation="you", split=""),
                        "due_date": "Friday 14 March 2025", "comment": None}
         else:
             word, sentence = "approved with conditions", "Your proposal has been approved, with the conditions below."
@@ -240,7 +241,7 @@ def outbox_rows(start: int, count: int, tag: str) -> list[dict]:
 
 def insert_rows(url: str, rows: list[dict]) -> None:
     from notifications.outbox import OutboxMessage
-    from services.db import is_sqlite, make_sync_engine
+    from services.infra.db import is_sqlite, make_sync_engine
     engine = make_sync_engine(url)
     try:
         with engine.begin() as conn:
@@ -254,7 +255,7 @@ def insert_rows(url: str, rows: list[dict]) -> None:
 
 
 def database_info(url: str) -> str:
-    from services.db import is_sqlite, make_sync_engine
+    from services.infra.db import is_sqlite, make_sync_engine
     engine = make_sync_engine(url)
     try:
         with engine.connect() as conn:
@@ -272,7 +273,7 @@ def database_info(url: str) -> str:
 
 def verify_rows(url: str, expected: int) -> None:
     from notifications.outbox import OutboxStatus
-    from services.db import make_sync_engine
+    from services.infra.db import make_sync_engine
     engine = make_sync_engine(url)
     try:
         with engine.connect() as conn:
@@ -315,14 +316,14 @@ async def bare_phase(port: int, rows: list[dict], connections: int) -> float:
 
 
 class _Split:
-    """Timers around `send_all` and `build` as `services.mail` calls them (module attributes,
-    put back afterwards): under a microsecond per call."""
+    """Timers around `send_all` and `build` as `notifications.delivery` calls them (module
+    attributes, put back afterwards): under a microsecond per call."""
 
     def __init__(self):
         self.send = self.build = 0.0
 
     def __enter__(self):
-        import services.mail as mail
+        import notifications.delivery as mail
         self._mail, self._send_all, self._build = mail, mail.send_all, mail.build
         send_all, build = mail.send_all, mail.build
 
@@ -351,15 +352,16 @@ async def project_phase(url: str, port: int, batch: int, connections: int, warmu
                         warmup_ids: list[str], profile: Path | None = None) -> dict:
     """Warm up on the first `warmup` rows (one pass), then time passes until none claims anything."""
     from notifications.smtp import SmtpConfig
-    from services.db import is_sqlite, make_async_engine
-    from services.mail import MailSettings, deliver_once
-    from services.uow import Services
+    from services.config.settings import Settings
+    from services.infra.db import is_sqlite
+    from services.mail import MailSettings, deliver
+    from services.wiring import build_services
 
-    svc = Services(engine=make_async_engine(url))
+    svc = build_services(Settings(_env_file=None, database_url=url))
     settings = MailSettings(base_url=BASE_URL, mail_from=MAIL_FROM, smtp=SmtpConfig(host="127.0.0.1", port=port))
     try:
         if warmup:
-            r = await deliver_once(svc, settings, batch=warmup, connections=connections)
+            r = await deliver(svc, settings, batch=warmup, connections=connections)
             if r.sent != warmup:
                 fail(f"warm-up pass: {r}")
             check_received("deliver_once warm-up", server.take(), warmup_ids)
@@ -377,7 +379,7 @@ async def project_phase(url: str, port: int, batch: int, connections: int, warmu
             t0 = time.perf_counter()
             while True:
                 t = time.perf_counter()
-                r = await deliver_once(svc, settings, batch=batch, connections=connections)
+                r = await deliver(svc, settings, batch=batch, connections=connections)
                 passes.append((time.perf_counter() - t, r))
                 if r.retrying or r.failed or r.captured:
                     fail(f"a delivery pass did not send everything it claimed: {r}")
@@ -507,7 +509,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
     run = runner(args.loop)
-    from services.migrate import upgrade
+    from migrations import upgrade
 
     timings = lap = Laps()  # set-up timings, one lap per step
 

@@ -112,12 +112,12 @@ NOW = at8(TODAY)
 
 
 def settings_for(url: str):
-    from rso.settings import Settings
+    from services.config.settings import Settings
     return Settings(database_url=url, base_url=BASE_URL, secret_key=secrets.token_urlsafe(48), smtp_host=None)
 
 
 def sync_dsn(url: str) -> str:
-    from services.db import sync_url
+    from services.infra.db import sync_url
     return sync_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -126,10 +126,9 @@ def sync_dsn(url: str) -> str:
 def schedules() -> tuple[list[tuple], list[tuple]]:
     """(due_at, next_notice_at, what) of the due tasks and of the others, as `open_task` and
     the sweep leave them, checked against `services.deadlines` itself."""
-    from services.calendar import BusinessCalendar
-    from services.deadlines import due_notices, next_notice_after, schedule
-    from services.models import Task
-    from services.policy import load_policy
+    from services.config.calendar import BusinessCalendar
+    from services.engine.tasks import Task, due_notices, next_notice_after, schedule
+    from services.config.policy import load_policy
 
     cal, policy = BusinessCalendar("TH", BKK), load_policy()
     add = cal.add_business_days
@@ -171,13 +170,14 @@ async def people_and_template(url: str) -> dict:
     tasks, opened by `open_task`): the rows the bulk load copies."""
     import argon2
     from services import users
-    from services.db import make_async_engine
+    from services.config.settings import Settings
     from services.proposals import PROPOSALS
-    from services.uow import Services
+    from services.wiring import build_services
 
     users.HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     created = at8(date(2027, 3, 1)) + timedelta(hours=1)
-    svc = Services(engine=make_async_engine(url), clock=lambda: created)
+    svc = build_services(Settings(_env_file=None, database_url=url), clock=lambda: created)
+    svc.event_writers.clear()  # the template's own emails are not the sweep's
     try:
         made = {}
         for key, (email, role, member_state, country) in USERS.items():
@@ -195,7 +195,7 @@ def bulk_load(url: str, template: int, tasks: int, due: int, due_sched: list[tup
     (AUS, IDN, copied from the template's); every (tasks/due)th proposal's two tasks are due.
     Then the template's own tasks are cancelled, VACUUM ANALYZE, CHECKPOINT."""
     import psycopg
-    from services.models import Proposal
+    from services.proposals.models import Proposal
 
     proposals, step = tasks // 2, tasks // due
     cols = [c.name for c in Proposal.__table__.columns if c.name != "id"]
@@ -279,9 +279,8 @@ def database_info(url: str) -> str:
 
 async def select_phase(url: str, batch: int, runs: int, due: int) -> dict:
     import sqlalchemy as sa
-    from services.db import make_async_engine
-    from services.deadlines import due_tasks
-    from services.models import Task
+    from services.infra.db import make_async_engine
+    from services.engine.tasks import Task, due_tasks
 
     engine = make_async_engine(url)
     stmt = due_tasks(NOW, batch)
@@ -393,7 +392,7 @@ class _Timed:
 async def warm_up(url: str) -> None:
     """One small batch through the real code (templates compiled, statements cached), undone
     by `reset` before anything is timed."""
-    from rso.wiring import build_services
+    from services.wiring import build_services
     from services import deadlines
     svc = build_services(settings_for(url))
     try:
@@ -404,7 +403,7 @@ async def warm_up(url: str) -> None:
 
 
 async def sweep_phase(url: str, batch: int) -> dict:
-    from rso.wiring import build_services
+    from services.wiring import build_services
     from services.deadlines import sweep
     svc = build_services(settings_for(url))
     try:
@@ -428,7 +427,7 @@ async def baseline_phase(url: str, batch: int) -> dict:
     again with plain INSERTs, `batch` rows per transaction, into a copy of the outbox table."""
     import sqlalchemy as sa
     from notifications.outbox import OutboxMessage
-    from services.db import make_async_engine
+    from services.infra.db import make_async_engine
 
     engine = make_async_engine(url)
     t = OutboxMessage.__table__
@@ -516,7 +515,7 @@ def sweeper(url: str, batch: int, ready, go, pipe) -> None:
     sys.path.insert(0, str(ROOT))
 
     async def main():
-        from rso.wiring import build_services
+        from services.wiring import build_services
         from services.deadlines import sweep
         svc = build_services(settings_for(url))
         try:
@@ -536,6 +535,21 @@ def sweeper(url: str, batch: int, ready, go, pipe) -> None:
     except BaseException as exc:  # noqa: BLE001 (reported to the parent)
         import traceback
         pipe.send(("error", f"{exc!r}\n{traceback.format_exc()}"))
+
+
+
+def _result_of(p, parent, who: str):
+    """What a child process sent back on its pipe, or fail saying how it ended."""
+    if not parent.poll(600):
+        fail(f"{who} did not finish in 600 s")
+    try:
+        kind, value = parent.recv()
+    except EOFError:
+        p.join(5)
+        fail(f"{who} died (exit code {p.exitcode})")
+    if kind != "ok":
+        fail(f"{who} failed: {value}")
+    return value
 
 
 def concurrent_phase(url: str, batch: int, n: int) -> dict:
@@ -558,16 +572,7 @@ def concurrent_phase(url: str, batch: int, n: int) -> dict:
         go.set()
         results = []
         for p, _, parent in procs:
-            if not parent.poll(600):
-                fail(f"sweeper {p.name} did not finish in 600 s")
-            try:
-                kind, value = parent.recv()
-            except EOFError:
-                p.join(5)
-                fail(f"sweeper {p.name} died (exit code {p.exitcode})")
-            if kind != "ok":
-                fail(f"sweeper {p.name} failed: {value}")
-            results.append(value)
+            results.append(_result_of(p, parent, f"sweeper {p.name}"))
         elapsed = time.perf_counter() - t0
         steal = steal_pct(st0, cpu_steal())
     finally:
@@ -624,16 +629,7 @@ def flow_phase(url: str) -> dict:
     p.start()
     child.close()
     try:
-        if not parent.poll(600):
-            fail("the flow did not finish in 600 s")
-        try:
-            kind, value = parent.recv()
-        except EOFError:
-            p.join(5)
-            fail(f"the flow's process died (exit code {p.exitcode})")
-        if kind != "ok":
-            fail(f"the flow failed: {value}")
-        return value
+        return _result_of(p, parent, "the flow")
     finally:
         p.join(30)
         if p.is_alive():
@@ -653,7 +649,7 @@ def main(argv=None) -> int:
     run = runner()
     batch = args.batch or default_batch()
     url = args.database_url
-    from services.migrate import upgrade
+    from migrations import upgrade
 
     timings = lap = Laps()  # set-up timings, one lap per step
 
@@ -786,7 +782,7 @@ def main(argv=None) -> int:
 
 def drop_database(url: str) -> None:
     import psycopg
-    from services.db import make_url
+    from services.infra.db import make_url
     u = make_url(url)
     if "bench" not in (u.database or ""):
         return

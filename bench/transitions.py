@@ -187,7 +187,7 @@ async def checkpoint(url: str) -> None:
 
 def recreate_database(url: str) -> None:
     import psycopg
-    from services.db import make_url, sync_url
+    from services.infra.db import make_url, sync_url
     u = make_url(url)
     if "bench" not in (u.database or ""):
         fail(f"refusing to drop database '{u.database}': its name must contain 'bench'")
@@ -202,23 +202,23 @@ def recreate_database(url: str) -> None:
 
 
 def asyncpg_dsn(url: str) -> str:
-    from services.db import make_url
+    from services.infra.db import make_url
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def populate(url: str, http_count: int, raw_count: int) -> dict:
-    """Users through the service, the HTTP side's drafts through `create_proposal`, and the
+    """Users through the service, the HTTP side's drafts through `PROPOSALS.create`, and the
     raw side's rows in one INSERT (they only need to exist)."""
     import argon2
     import asyncpg
     from services import users
-    from services.db import make_async_engine
-    from services.proposals import create_proposal
-    from services.uow import Services
+    from services.config.settings import Settings
+    from services.proposals import PROPOSALS
+    from services.wiring import build_services
 
     # Cheap but still argon2: the benchmark is not about signing in.
     users.HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    svc = Services(engine=make_async_engine(url))
+    svc = build_services(Settings(_env_file=None, database_url=url))
     try:
         made = {}
         for key, (email, role, member_state, country) in USERS.items():
@@ -229,7 +229,7 @@ async def populate(url: str, http_count: int, raw_count: int) -> dict:
 
         async def one():
             async with sem:
-                proposal, _ = await create_proposal(svc, user=owner, data=PROPOSAL)
+                proposal, _ = await PROPOSALS.create(svc, user=owner, data=PROPOSAL)
                 return proposal.id
 
         http_ids = sorted(await asyncio.gather(*(one() for _ in range(http_count))))
@@ -518,7 +518,7 @@ def main(argv=None) -> int:
         run = uvloop.run
     except ImportError:
         run = asyncio.run
-    from services.migrate import upgrade
+    from migrations import upgrade
 
     timings = lap = Laps()  # set-up timings, one lap per step
 
@@ -535,7 +535,7 @@ def main(argv=None) -> int:
 
     env = {"commit": git_commit(), "cpus": os.cpu_count()}
     import psycopg
-    from services.db import sync_url
+    from services.infra.db import sync_url
     with psycopg.connect(sync_url(args.database_url).set(drivername="postgresql").render_as_string(
             hide_password=False)) as conn:
         env["pg"] = "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0].split()[0]

@@ -6,8 +6,11 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import notifications.outbox  # noqa: F401  (registers the tables)
-import services.models  # noqa: F401
-from services.db import make_sync_engine
+import services.engine.models  # noqa: F401
+import services.engine.tasks  # noqa: F401
+import services.proposals.models  # noqa: F401
+import services.secondments.models  # noqa: F401
+from services.infra.db import make_sync_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -16,7 +19,7 @@ target_metadata = SQLModel.metadata
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from rso.settings import Settings
+        from services.config.settings import Settings
         url = Settings().database_url
     return url
 

@@ -3,15 +3,19 @@ reports. Delivery reads rows, never memory, so a crash delays mail but loses non
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy_utc import UtcDateTime
 from sqlmodel import Field, SQLModel
 
-from services.db import UTCDateTime, utcnow
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
-class OutboxStatus:
+class OutboxStatus(StrEnum):
     PENDING = "pending"  # waiting for a delivery pass (or for its next attempt)
     SENDING = "sending"  # claimed by a deliverer until `claimed_until`
     SENT = "sent"  # accepted by the SMTP server
@@ -36,13 +40,14 @@ class OutboxMessage(SQLModel, table=True):
     subject: str = Field(max_length=300)
     body_text: str = Field(sa_type=sa.Text)
     body_html: str = Field(sa_type=sa.Text)
-    status: str = Field(default=OutboxStatus.PENDING, max_length=10)
+    status: str = Field(default=OutboxStatus.PENDING.value, max_length=10)  # an OutboxStatus
     attempts: int = 0
-    next_attempt_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
-    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When a retry may go (a first attempt goes at once, whatever this says).
+    next_attempt_at: datetime = Field(sa_type=UtcDateTime, default_factory=_now)
+    claimed_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_error: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
-    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UtcDateTime, default_factory=_now)
+    sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 def new_message_id(mail_from: str) -> str:

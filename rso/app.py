@@ -6,17 +6,19 @@ import contextlib
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rso.api import errors
 from rso.api.deps import UserCache
-from rso.api.routes import BODY_MODELS, router
-from rso.settings import Settings
-from rso.wiring import build_services, mail_settings
-from services.mail import deliver_once
+from rso.api.routes import api
+from rso.web import pages
+from services.config.settings import Settings
+from services.mail import deliver
+from services.wiring import LIFECYCLES, build_services, mail_settings
 
 log = logging.getLogger("rso")
 
@@ -59,44 +61,60 @@ class _TooLarge(Exception):
     pass
 
 
-async def _deliver_forever(svc, mail, wake: asyncio.Event, idle: float = 5.0) -> None:
-    """Deliver the outbox soon after each commit (and every few seconds, for retries), in
-    the background: a request never waits for SMTP, and the outbox keeps what a crash
-    interrupts."""
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=idle)
-        wake.clear()
-        try:
-            report = await deliver_once(svc, mail)
-            if report.claimed:
-                log.info("outbox: %s", report)
-        except Exception:  # noqa: BLE001 - a bad pass must not end delivery; the rows wait
-            log.exception("outbox delivery pass failed; will try again")
+async def _answer(request: Request, exc: Exception):
+    """A refusal as JSON on the API, as a page for a person on the web pages."""
+    status, body, headers = errors.refusal(exc)
+    if status >= 500:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if pages.is_page(request):
+        return pages.page_error(request, status, str(body.get("detail", "")))
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class Deliverer:
+    """The service delivers its own outbox, in the background: a pass soon after each commit
+    that wrote emails, and one every `idle` seconds (for retries, and for what other processes
+    wrote). A request never waits for SMTP, and the outbox keeps what a crash interrupts. At
+    rest it sleeps: nothing but a commit with mail, or the `idle` timer, wakes it."""
+
+    def __init__(self, svc, mail, wake: asyncio.Event, idle: float = 5.0):
+        self.svc, self.mail, self.wake, self.idle = svc, mail, wake, idle
+        self.passes = 0  # delivery passes made: at rest, one per `idle` seconds
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=self.idle)
+            self.wake.clear()
+            self.passes += 1
+            try:
+                report = await deliver(self.svc, self.mail)
+                if report.claimed:
+                    log.info("outbox: %s", report)
+            except Exception:  # noqa: BLE001 - a bad pass must not end delivery; the rows wait
+                log.exception("outbox delivery pass failed; will try again")
 
 
 def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
-    """The app; `clock` replaces the wall clock (tests move time with it)."""
+    """The app; `clock` replaces the service's clock (tests move time with it)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        svc = build_services(settings)
-        if clock is not None:
-            svc.clock = clock
+        wake = asyncio.Event()
+        svc = build_services(settings, clock=clock, on_mail=wake.set)
         app.state.services = svc
-        deliverer = None
+        task = None
         if settings.deliver_in_background:
-            wake = asyncio.Event()
-            svc.after_commit.append(lambda uow: wake.set())
-            deliverer = asyncio.create_task(_deliver_forever(svc, mail_settings(settings), wake))
+            app.state.deliverer = Deliverer(svc, mail_settings(settings), wake)
+            task = asyncio.create_task(app.state.deliverer.run())
         try:
             yield
         finally:
             # Shutdown is bounded: a stop never hangs on a pass mid-way (the outbox keeps its rows).
-            if deliverer is not None:
-                deliverer.cancel()
-                done, _ = await asyncio.wait({deliverer}, timeout=10)
+            if task is not None:
+                task.cancel()
+                done, _ = await asyncio.wait({task}, timeout=10)
                 if not done:
                     log.error("the background deliverer did not stop within 10 s; leaving it")
             try:
@@ -109,16 +127,17 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
     app.state.settings = settings
     app.state.signing_key = settings.signing_key()
     app.state.users = UserCache()
-    errors.install(app)
+    router, body_models = api(LIFECYCLES)
     app.include_router(router)
-    from rso.web.pages import install as install_pages
-    install_pages(app)
+    pages.install(app, LIFECYCLES)
+    for exc_class in errors.HANDLED:
+        app.add_exception_handler(exc_class, _answer)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     def openapi():
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            _, defs = models_json_schema([(m, "validation") for m in BODY_MODELS],
+            _, defs = models_json_schema([(m, "validation") for m in body_models],
                                          ref_template="#/components/schemas/{model}")
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
             app.openapi_schema = schema

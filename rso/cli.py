@@ -5,9 +5,9 @@ import argparse
 import asyncio
 import sys
 
-from rso.settings import Settings
-from rso.wiring import build_services, mail_settings
-from services.errors import ServiceError
+from services.config.settings import Settings
+from services.engine.errors import ServiceError
+from services.wiring import build_services, mail_settings
 
 
 async def _with_services(settings: Settings, fn):
@@ -19,7 +19,7 @@ async def _with_services(settings: Settings, fn):
 
 
 def cmd_db_upgrade(args, settings: Settings) -> str:
-    from services.migrate import upgrade
+    from migrations import upgrade
     upgrade(settings.database_url)
     return "database is at the latest schema"
 
@@ -41,8 +41,8 @@ def cmd_demo(args, settings: Settings) -> str:
 
 
 def cmd_deliver(args, settings: Settings) -> str:
-    from services.mail import deliver_once
-    r = asyncio.run(_with_services(settings, lambda svc: deliver_once(svc, mail_settings(settings))))
+    from services.mail import deliver
+    r = asyncio.run(_with_services(settings, lambda svc: deliver(svc, mail_settings(settings))))
     if settings.smtp_host is None:
         return f"{r.captured} email(s) captured locally (RSO_SMTP_HOST is not set)"
     return f"{r.sent} sent, {r.retrying} to retry, {r.failed} failed for good"
@@ -61,11 +61,11 @@ def _moment(text: str):
 
 def cmd_sweep(args, settings: Settings) -> str:
     from services.deadlines import sweep
-    r = asyncio.run(_with_services(settings, lambda svc: sweep(svc, args.now)))
-    return (f"sweep at {(args.now.isoformat() if args.now else 'now')}: {r.reminders} reminder(s), "
-            f"{r.escalations} escalation(s), {r.consultations_closed} consultation(s) closed, "
-            f"{r.handovers_begun} handover(s) begun, {r.extension_asks} extension question(s), "
-            f"{r.checklist_reminders + r.checklist_escalations} checklist notice(s)")
+
+    async def run(svc):
+        report = await sweep(svc, args.now)
+        return f"sweep at {args.now.isoformat() if args.now else 'now'}: {report.words(svc)}"
+    return asyncio.run(_with_services(settings, run))
 
 
 def cmd_digest(args, settings: Settings) -> str:

@@ -12,8 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from rso.settings import Settings
-from services.db import is_sqlite, make_url
+from services.config.settings import Settings
+from services.infra.db import is_sqlite, make_url
 
 STOP_WAIT = 20  # seconds a child has to stop before it is killed
 
@@ -73,7 +73,7 @@ def run(settings: Settings, *, host: str, port: int, prefect_port: int) -> int:
     code = 0
     try:
         start("api", [_bin("rso"), "serve", "--host", host, "--port", str(port)])
-        start("prefect-server", [sys.executable, "-m", "rso.prefect_server", "start", "--host", "127.0.0.1",
+        start("prefect-server", [_bin("prefect"), "server", "start", "--host", "127.0.0.1",
                                  "--port", str(prefect_port)],
               home / "server.log")
         deadline = time.monotonic() + 120

@@ -5,9 +5,9 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from notifications.outbox import OutboxMessage, OutboxStatus
-from services.errors import Forbidden
-from services.models import User
-from services.uow import Services
+from services.engine.errors import Forbidden
+from services.engine.models import User
+from services.infra.uow import Services
 from states.common import Role
 
 

@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import func, select
 
-from services import proposals
-from services.secondments import SECONDMENTS, add_months
-from services.models import User
-from services.uow import Services
+from services.config.calendar import add_months
+from services.engine.models import User
+from services.infra.uow import Services
+from services.proposals import PROPOSALS
+from services.secondments import SECONDMENTS
 from services.users import create_user
 
 DEMO_PASSWORD = "rso-demo-2026"
@@ -45,7 +46,7 @@ USERS = [
       for e, o in STAKEHOLDERS],
 ]
 
-PROPOSALS = [
+DEMO_PROPOSALS = [
     # (owner, title, fields, the path it takes)
     ("official.tha@members.example", "Regional training on victim identification in fisheries",
      dict(engagement_type="new_project", scope="regional", thematic_areas=["trafficking_in_persons"],
@@ -81,7 +82,7 @@ async def _user(svc: Services, email: str) -> User:
 
 
 async def _act(svc: Services, proposal_id: int, user: User, action: str, **args):
-    return await proposals.act(svc, user=user, id_or_ref=proposal_id, action=action, arguments=args)
+    return await PROPOSALS.act(svc, user=user, id_or_ref=proposal_id, action=action, arguments=args)
 
 
 async def load_demo(svc: Services) -> bool:
@@ -97,12 +98,12 @@ async def load_demo(svc: Services) -> bool:
     tip, iom = await _user(svc, "wg-tip@stakeholders.example"), await _user(svc, "iom@stakeholders.example")
 
     approved: dict[str, str] = {}
-    for owner_email, title, fields, target in PROPOSALS:
+    for owner_email, title, fields, target in DEMO_PROPOSALS:
         owner = await _user(svc, owner_email)
         data = {"title": title, "summary": f"{title}. Submitted by {owner.name} for the RSO's consideration, "
                 "with the objectives, activities and expected results set out in the concept note.",
                 **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in fields.items()}}
-        p, _ = await proposals.create_proposal(svc, user=owner, data=data)
+        p, _ = await PROPOSALS.create(svc, user=owner, data=data)
         do = functools.partial(_act, svc, p.id)
         if target == "approved":
             approved[owner.member_state] = p.reference
@@ -185,7 +186,7 @@ def _clock_at(svc: Services, day: date):
 
 
 async def _load_secondments(svc: Services, approved: dict[str, str], cm_aus: User, cm_idn: User) -> None:
-    today = svc.clock().astimezone(svc.timezone).date()
+    today = svc.calendar.today(svc.clock())
     for owner_email, name, position, agency, role, target, offset, months in SECONDMENTS_DEMO:
         owner = await _user(svc, owner_email)
         start = today + timedelta(days=offset)

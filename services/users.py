@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
 from sqlmodel import func, select
 
-from services.errors import Forbidden, InvalidInput, NotAuthenticated
-from services.models import User
-from services.reference_data import member_codes, members
-from services.uow import Services
-from states.common import SEAT_COUNTRIES, Actor, Role
+from services.config.reference_data import member_codes, members
+from services.engine.errors import Forbidden, InvalidInput, NotAuthenticated
+from services.engine.models import User
+from services.engine.people import normalise_email
+from services.infra.uow import Services
+from states.common import SEAT_COUNTRIES, Role
 
 # Replaceable so a test suite can use cheaper (still argon2) parameters.
 HASHER = PasswordHasher()
@@ -19,17 +19,6 @@ _DUMMY_HASH = None
 
 def hash_password(password: str) -> str:
     return HASHER.hash(password)
-
-
-def normalise_email(email: str, field: str = "email") -> str:
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise InvalidInput.one(field, str(exc)) from None
-
-
-def actor_of(user: User) -> Actor:
-    return Actor(role=Role(user.role), user_id=user.id, member_state=user.member_state, country=user.country)
 
 
 async def create_user(svc: Services, *, email: str, password: str, role: str, name: str | None = None,
@@ -102,25 +91,12 @@ async def get_active_user(svc: Services, user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
-async def list_users(svc: Services) -> list[User]:
-    async with svc.uow(write=False) as uow:
-        return list((await uow.session.exec(select(User).order_by(User.id))).all())
-
-
-async def users_for(svc: Services, *, user: User, role: Role | str | None = None) -> list[User]:
-    """The users the caller may list: an admin all of them; a co-manager the active
-    stakeholders (to invite them to a consultation)."""
-    role = Role(role) if role else None
-    if user.role == Role.ADMIN:
-        q = select(User)
-    elif user.role == Role.CO_MANAGER and role is Role.STAKEHOLDER:
-        q = select(User).where(User.active.is_(True))
-    else:
+async def users_for(svc: Services, *, user: User) -> list[User]:
+    """Every user, for an admin."""
+    if user.role != Role.ADMIN:
         raise Forbidden("only an admin may list users")
-    if role is not None:
-        q = q.where(User.role == role.value)
     async with svc.uow(write=False) as uow:
-        return list((await uow.session.exec(q.order_by(User.role, User.name, User.id))).all())
+        return list((await uow.session.exec(select(User).order_by(User.role, User.name, User.id))).all())
 
 
 async def add_user(svc: Services, *, user: User, **fields) -> User:

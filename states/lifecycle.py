@@ -92,14 +92,17 @@ class Lifecycle:
     def _sources(self, t: dict) -> list[str]:
         return [_value(s) for s in t["source"]] if isinstance(t["source"], list) else [_value(t["source"])]
 
+    def _open(self, facts, subject: Subject, t: dict) -> bool:
+        return facts.state.value in self._sources(t) and all(
+            getattr(subject, g)() for g in t["conditions"] if g not in self.routing_guards)
+
     def available_actions(self, facts, actor: Actor) -> list[str]:
         """The actions this actor may take now, in lifecycle order."""
         subject = self.subject(facts, actor)
         found: list[str] = []
         for t in self.transitions:
             name = t["trigger"].value
-            if name not in found and facts.state.value in self._sources(t) and all(
-                    getattr(subject, g)() for g in t["conditions"] if g not in self.routing_guards):
+            if name not in found and self._open(facts, subject, t):
                 found.append(name)
         return found
 
@@ -114,15 +117,15 @@ class Lifecycle:
             raise NotPermitted(act.value, "system")
         if actor.role not in self.action_roles[act]:
             raise NotPermitted(act.value, actor.role.value)
-        available = self.available_actions(facts, actor)
-        if act.value not in available:
-            raise ActionNotAvailable(act.value, facts.state.value, available, self._why_not(facts, actor, act))
+        subject = self.subject(facts, actor)
+        if not any(self._open(facts, subject, t) for t in self.transitions if t["trigger"] is act):
+            raise ActionNotAvailable(act.value, facts.state.value, self.available_actions(facts, actor),
+                                     self._why_not(facts, actor, act))
         return act
 
-    def decide(self, facts, actor: Actor, action: str, **arguments) -> Outcome:
-        """Where `action` by `actor` leads from `facts`, or why it is refused (see `check`).
-        An action with branches needs its routing argument: ValueError without it."""
-        act = self.check(facts, actor, action)
+    def outcome(self, facts, actor: Actor, act: StrEnum, **arguments) -> Outcome:
+        """Where `act`, already `check`ed for this actor and these facts, leads with these
+        arguments. An action with branches needs its routing argument: ValueError without it."""
         if act in self.routing_arguments:
             name, values = self.routing_arguments[act]
             if arguments.get(name) not in {v.value for v in values}:
@@ -132,6 +135,22 @@ class Lifecycle:
             raise ActionNotAvailable(act.value, facts.state.value, self.available_actions(facts, actor),
                                      self._why_not(facts, actor, act))
         return Outcome(act, facts.state, self.states(subject.state))
+
+    def decide(self, facts, actor: Actor, action: str, **arguments) -> Outcome:
+        """Where `action` by `actor` leads from `facts`, or why it is refused (see `check`)."""
+        return self.outcome(facts, actor, self.check(facts, actor, action), **arguments)
+
+    def choices(self, facts, actor: Actor, action: str) -> dict[str, list[str]]:
+        """For an action with branches, the values of its routing argument that lead somewhere
+        now (e.g. the checklist items still open): what a form should offer."""
+        act = self.actions(action)
+        if act not in self.routing_arguments:
+            return {}
+        name, values = self.routing_arguments[act]
+        subject = self.subject(facts, actor)
+        wanted = [t for t in self.transitions if t["trigger"] is act and self._open(facts, subject, t)]
+        return {name: [v.value for v in values
+                       if any(all(getattr(subject, g)(**{name: v.value}) for g in t["conditions"]) for t in wanted)]}
 
     def _why_not(self, facts, actor: Actor, action: StrEnum) -> str:
         if facts.state in self.final:

@@ -1,6 +1,12 @@
 """Test fixtures. Every test that touches a database runs on SQLite and on PostgreSQL,
 each test in a database of its own, cloned from a migrated template with the standard
-roster of users."""
+roster of users.
+
+Time is an input: every service a fixture hands out runs on the test's clock, which starts on
+the test day (`RSO_TEST_TODAY=2027-04-09`, default today in Bangkok) at 10:00 in Bangkok. A
+test works out what is right from that clock and the project's calendar, never from the wall
+clock, so the suite passes as of any day: `RSO_TEST_TODAY=… make test` runs it as of another.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -9,19 +15,23 @@ import os
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
+from migrations import upgrade
 from rso.app import create_app
-from rso.settings import Settings
 from services import users as users_service
-from services.db import make_async_engine, make_sync_engine
-from services.migrate import upgrade
-from services.uow import Services
+from services.config.calendar import BusinessCalendar, add_months
+from services.config.policy import load_policy
+from services.config.settings import Settings
+from services.infra.db import make_async_engine, make_sync_engine
+from services.infra.uow import Services
 
 # Prefect, when a test needs it, runs here only: its own home, no telemetry, no server but the
 # test harness's.
@@ -57,7 +67,7 @@ def pytest_collection_modifyitems(config, items):
     kept = []
     for item in items:
         spec = getattr(item, "callspec", None)
-        if item.get_closest_marker("postgresql_only") and spec and spec.params.get("db_template", (None,))[0] == "sqlite":
+        if item.get_closest_marker("postgresql_only") and spec and spec.params.get("db_template") == "sqlite":
             continue
         kept.append(item)
     items[:] = kept
@@ -75,7 +85,8 @@ def _pg_admin(sql: str) -> None:
 
 
 async def _seed(url: str) -> None:
-    svc = Services(engine=make_async_engine(url))  # no mail writer: seeding users emails nobody
+    # No lifecycles, no mail writer: seeding users emails nobody.
+    svc = Services(engine=make_async_engine(url), calendar=BusinessCalendar("TH"), policy=load_policy())
     try:
         for u in ROSTER.values():
             await users_service.create_user(svc, password=PASSWORD, **u)
@@ -128,22 +139,34 @@ def db_kind(db_template) -> str:
     return db_template[0]
 
 
-@pytest.fixture
-def settings(database_url) -> Settings:
-    # Delivery runs when a test asks for it (deterministic outbox states).
-    return Settings(_env_file=None, database_url=database_url, secret_key="test-secret-" + uuid.uuid4().hex,
-                    base_url="https://workflow.rso.example", deliver_in_background=False)
+BANGKOK = ZoneInfo("Asia/Bangkok")
+TH = BusinessCalendar("TH", BANGKOK)
 
 
-@dataclass
+def _test_day() -> date:
+    given = os.environ.get("RSO_TEST_TODAY")
+    return date.fromisoformat(given) if given else datetime.now(BANGKOK).date()  # wall clock ok: the default day
+
+
+TEST_DAY = _test_day()
+
+
 class Clock:
-    """A clock the test moves: `clock.now` is what the service believes the time is."""
+    """The service's clock in a test. It starts on the test day at 10:00 in Bangkok and runs on
+    in real time; a test may stop it at a moment of its choosing (`clock.now = …`), and let it
+    run again (`clock.now = None`)."""
 
-    now: object = None
+    def __init__(self, day: date = TEST_DAY):
+        self.start = datetime.combine(day, time(10), BANGKOK).astimezone(UTC)
+        self._t0 = monotonic()
+        self.now: datetime | None = None
 
-    def __call__(self):
-        from services.db import utcnow
-        return self.now or utcnow()
+    def __call__(self) -> datetime:
+        return self.now or self.start + timedelta(seconds=monotonic() - self._t0)
+
+    def today(self) -> date:
+        """The service's today, in Bangkok."""
+        return TH.today(self())
 
 
 @pytest.fixture
@@ -151,11 +174,19 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture
+def settings(database_url, clock) -> Settings:
+    # Delivery runs when a test asks for it (deterministic outbox states). A service built from
+    # these settings alone (not handed `clock`) runs from the same moment (RSO_NOW).
+    return Settings(_env_file=None, database_url=database_url, secret_key="test-secret-" + uuid.uuid4().hex,
+                    base_url="https://workflow.rso.example", deliver_in_background=False, now=clock.start)
+
+
 class Api:
     """The API as people use it: sign in as someone from the roster, call, read JSON."""
 
-    def __init__(self, client: TestClient):
-        self.client = client
+    def __init__(self, client: TestClient, clock: Clock):
+        self.client, self.clock = client, clock
         self._tokens: dict[str, str] = {}
 
     def token(self, who: str, password: str = PASSWORD) -> str:
@@ -194,7 +225,7 @@ class Api:
         return r.json()
 
     def nominate(self, who="tha", **fields) -> dict:
-        r = self.post(who, "/secondments", {**complete_secondment(), **fields})
+        r = self.post(who, "/secondments", {**complete_secondment(self.clock.today()), **fields})
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -204,16 +235,9 @@ class Api:
         return r.json()
 
 
-def bangkok_today():
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-    return datetime.now(ZoneInfo("Asia/Bangkok")).date()
-
-
-def complete_secondment(start_in_days: int = 30, months: int = 5) -> dict:
-    from datetime import timedelta
-    from services.secondments import add_months
-    start = bangkok_today() + timedelta(days=start_in_days)
+def complete_secondment(today: date = TEST_DAY, start_in_days: int = 30, months: int = 5) -> dict:
+    """A nomination complete enough to submit, starting `start_in_days` after `today`."""
+    start = today + timedelta(days=start_in_days)
     return {
         "nominee": {"full_name": "Somchai Wongsakul", "email": "somchai.w@police.tha.example",
                     "position": "Police Major", "agency": "Royal Thai Police"},
@@ -243,7 +267,7 @@ def complete_proposal() -> dict:
 @pytest.fixture
 def api(settings, clock):
     with TestClient(create_app(settings, clock=clock)) as client:
-        yield Api(client)
+        yield Api(client, clock)
 
 
 @pytest.fixture

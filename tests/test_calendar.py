@@ -1,11 +1,14 @@
 """Due dates in business days: weekends and Thailand's public holidays (substitution days
 included), as whole days in Bangkok."""
-from datetime import UTC, date, datetime
+import calendar
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rso.settings import Settings
-from services.calendar import BusinessCalendar
+from services.config.calendar import BusinessCalendar, add_months
+from services.config.settings import Settings
 
 TH = BusinessCalendar("TH")
 
@@ -55,3 +58,33 @@ def test_an_unknown_calendar_is_refused_at_start_up_by_name():
     with pytest.raises(ValueError, match="unknown holiday calendar 'XX'"):
         Settings(calendar="XX")
     assert Settings(calendar="id").calendar == "ID"
+
+
+# Any day of the years the service will see, and any span a policy may set: the arithmetic holds
+# whatever the date, Songkran, the New Year and a 29 February included (hypothesis picks the days).
+DAYS = st.dates(min_value=date(2026, 1, 1), max_value=date(2032, 12, 31))
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=DAYS, days=st.integers(min_value=1, max_value=60))
+def test_n_business_days_later_is_a_business_day_exactly_n_business_days_on(start, days):
+    due = TH.add_business_days(start, days)
+    assert TH.is_business_day(due) and due > start
+    assert TH.business_days_between(start, due) == days
+    assert TH.business_days_between(start, due - timedelta(days=1)) == days - 1  # not a day later than it needs
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=DAYS, days=st.integers(min_value=1, max_value=60))
+def test_counting_back_undoes_counting_forward_from_a_business_day(start, days):
+    while not TH.is_business_day(start):
+        start += timedelta(days=1)
+    assert TH.add_business_days(TH.add_business_days(start, days), -days) == start
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=DAYS, months=st.integers(min_value=-12, max_value=12))
+def test_a_month_on_is_the_same_day_or_the_last_of_a_shorter_month(start, months):
+    later = add_months(start, months)
+    assert (later.year * 12 + later.month) - (start.year * 12 + start.month) == months
+    assert later.day == start.day or later.day == calendar.monthrange(later.year, later.month)[1] < start.day

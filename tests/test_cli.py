@@ -1,9 +1,11 @@
 """The `rso` command line, run as a person runs it: a process, its exit status, its output."""
 from __future__ import annotations
 
+import pytest
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,14 +13,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from services.db import make_sync_engine
-from services.migrate import upgrade
+from migrations import upgrade
+from services.infra.db import make_sync_engine
+from tests.conftest import TEST_DAY, TH, Clock
+
+pytestmark = pytest.mark.dates  # what is right depends on the day: run again as of others
 
 RSO = str(Path(sys.executable).with_name("rso"))
 
 
-def rso(*args, url, cwd):
-    env = {**os.environ, "RSO_DATABASE_URL": url, "RSO_SECRET_KEY": "cli-test"}
+def rso(*args, url, cwd, env=None):
+    """`rso ARGS` in a process of its own, its clock starting when the test's does (RSO_NOW)."""
+    env = {**os.environ, "RSO_DATABASE_URL": url, "RSO_SECRET_KEY": "cli-test", "RSO_NOW": Clock().start.isoformat(),
+           **(env or {})}
     return subprocess.run([RSO, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 
 
@@ -117,7 +124,7 @@ def test_deliver_captures_the_outbox_when_no_smtp_server_is_set(empty_database_u
 def test_sweep_runs_once_at_the_moment_given_and_again_sends_nothing(empty_database_url, tmp_path):
     assert rso("db", "upgrade", url=empty_database_url, cwd=tmp_path).returncode == 0
     assert rso("demo", url=empty_database_url, cwd=tmp_path).returncode == 0
-    later = "2027-06-01T08:00+07:00"  # every demo task long overdue
+    later = f"{TEST_DAY + timedelta(days=200)}T08:00+07:00"  # every demo task long overdue
     first = rso("sweep", "--now", later, url=empty_database_url, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "escalation(s)" in first.stdout and not first.stdout.startswith(f"sweep at {later}: 0 reminder(s), 0 escal")
@@ -126,3 +133,33 @@ def test_sweep_runs_once_at_the_moment_given_and_again_sends_nothing(empty_datab
         in again.stdout
     bad = rso("sweep", "--now", "next tuesday", url=empty_database_url, cwd=tmp_path)
     assert bad.returncode == 2 and "not an ISO 8601 date and time" in bad.stderr
+
+
+def test_what_a_sweep_as_of_a_later_moment_writes_goes_out_at_the_next_deliver(empty_database_url, tmp_path,
+                                                                                   smtp_inbox):
+    """A deployment checked by hand: `rso sweep --now` a moment to come, then `rso deliver`
+    sends the reminders at once, and they state the task's real due date."""
+    smtp = {"RSO_SMTP_HOST": "127.0.0.1", "RSO_SMTP_PORT": str(smtp_inbox.port)}
+    assert rso("db", "upgrade", url=empty_database_url, cwd=tmp_path).returncode == 0
+    assert rso("demo", url=empty_database_url, cwd=tmp_path).returncode == 0
+    assert rso("deliver", url=empty_database_url, cwd=tmp_path, env=smtp).returncode == 0  # the demo's own emails
+    smtp_inbox.messages.clear()
+    engine = make_sync_engine(empty_database_url)
+    with engine.connect() as conn:
+        (due_at,) = conn.execute(sa.text("SELECT MIN(due_at) FROM tasks WHERE status = 'open' AND kind = 'review'")).one()
+    engine.dispose()
+    due = TH.today(due_at if isinstance(due_at, datetime) and due_at.tzinfo else
+                   datetime.fromisoformat(str(due_at)).replace(tzinfo=UTC))
+    reminded_on = TH.add_business_days(due, -2)  # the policy's first reminder of a review
+    moment = f"{reminded_on.isoformat()}T09:00+07:00"
+    swept = rso("sweep", "--now", moment, url=empty_database_url, cwd=tmp_path, env=smtp)
+    assert swept.returncode == 0, swept.stderr
+    reminders = int(swept.stdout.split(": ", 1)[1].split(" reminder(s)")[0])
+    assert reminders >= 1, swept.stdout
+    delivered = rso("deliver", url=empty_database_url, cwd=tmp_path, env=smtp)
+    assert delivered.returncode == 0, delivered.stderr
+    assert int(delivered.stdout.split()[0]) == len(smtp_inbox.messages) >= reminders, delivered.stdout
+    said = due.strftime("%A %-d %B %Y")
+    about_it = [m for m in smtp_inbox.messages if m["Subject"].startswith(f"Reminder, due {said}: RSO-P-")]
+    assert about_it, [m["Subject"] for m in smtp_inbox.messages]
+    assert all(said in m.get_body(("plain",)).get_content() for m in about_it)

@@ -11,15 +11,15 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from rso.app import create_app
-from rso.wiring import build_services
-from services.calendar import BusinessCalendar
-from services.db import make_sync_engine
-from services.deadlines import schedule, sweep
-from services.models import Task
-from services.policy import load_policy
-from services.secondments import add_months
+from services.wiring import build_services
+from services.config.calendar import BusinessCalendar
+from services.infra.db import make_sync_engine
+from services.deadlines import sweep
+from services.engine.tasks import Task, schedule
+from services.config.policy import load_policy
+from services.config.calendar import add_months
 from tests.conftest import ROSTER, Api
-from tests.test_emails import deliver, subjects
+from tests.test_emails import deliver_pass, subjects
 
 BKK = ZoneInfo("Asia/Bangkok")
 TH = BusinessCalendar("TH")
@@ -48,7 +48,7 @@ def world(settings, mail_settings_for, clock, smtp_inbox):
     settings = mail_settings_for(settings)
     clock.now = bkk(2027, 3, 1)  # Monday 1 March 2027, 09:00 in Bangkok
     with TestClient(create_app(settings, clock=clock)) as client:
-        api = Api(client)
+        api = Api(client, clock)
 
         def sweep_at(moment: datetime, **kw):
             async def run():
@@ -58,12 +58,12 @@ def world(settings, mail_settings_for, clock, smtp_inbox):
                 finally:
                     await svc.dispose()
             report = asyncio.run(run())
-            deliver(settings, at=moment)
+            deliver_pass(settings, at=moment)
             return report
 
         def settle():
             """What the API's actions emailed so far goes out and is set aside."""
-            deliver(settings, at=clock.now)
+            deliver_pass(settings, at=clock.now)
             smtp_inbox.messages.clear()
 
         api.settle = settle
@@ -130,16 +130,16 @@ def test_a_consultation_closes_by_itself_five_business_days_after_it_was_due(wor
     assert list(mailbox(inbox)) == ["tip"]
     sweep_at(bkk(2027, 3, 19, 8))  # on the due date the co-managers hear of it
     assert sorted(mailbox(inbox)) == ["cm_aus", "cm_idn"]
-    assert sweep_at(bkk(2027, 3, 25, 12)).consultations_closed == 0
+    assert sweep_at(bkk(2027, 3, 25, 12)).steps.get("consultations_closed", 0) == 0
     r = sweep_at(bkk(2027, 3, 26, 8))
-    assert r.consultations_closed == 1
+    assert r.steps.get("consultations_closed", 0) == 1
     p = api.get("cm_aus", f"/proposals/{ref}").json()
     assert p["state"] == "co_chair_guidance"
     last = api.get("cm_aus", f"/proposals/{ref}/history").json()[-1]
     assert (last["action"], last["actor_role"], last["actor"]) == ("close_consultation", "system",
                                                                    "RSO Workflow (system)")
     assert last["arguments"] == {"no_response": 1}
-    assert sweep_at(bkk(2027, 3, 26, 8)).consultations_closed == 0
+    assert sweep_at(bkk(2027, 3, 26, 8)).steps.get("consultations_closed", 0) == 0
     assert sorted(mailbox(inbox)) == ["chair_aus", "chair_idn"]  # their guidance task
 
 
@@ -176,12 +176,12 @@ def test_a_secondment_is_asked_about_extension_then_handed_over_by_the_calendar(
     sweep_at(bkk(2027, 6, 20, 9))
     assert mailbox(inbox) == {}
     r = sweep_at(bkk(2027, 7, 16, 9))  # 30 days before the end
-    assert r.handovers_begun == 1
+    assert r.steps.get("handovers_begun", 0) == 1
     s = api.get("tha", f"/secondments/{ref}").json()
     assert s["state"] == "concluding" and s["tasks"][0]["kind"] == "final_report"
     last = api.get("tha", f"/secondments/{ref}/history").json()[-1]
     assert (last["action"], last["actor_role"]) == ("begin_handover", "system")
-    assert sweep_at(bkk(2027, 7, 17, 9)).handovers_begun == 0
+    assert sweep_at(bkk(2027, 7, 17, 9)).steps.get("handovers_begun", 0) == 0
     got = mailbox(inbox)
     assert "handover begun" in " ".join(got["tha"]) and "Final report requested" in " ".join(got["tha2"])
 

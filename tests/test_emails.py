@@ -11,20 +11,23 @@ from fastapi.testclient import TestClient
 
 from notifications.render import render, template_names
 from rso.app import create_app
-from rso.wiring import build_services, mail_settings
-from services.mail import deliver_once
+from services.mail import deliver
+from services.wiring import build_services, mail_settings
 from tests.conftest import ROSTER, Api
+
+pytestmark = pytest.mark.dates  # what is right depends on the day: run again as of others
 
 LINK = "https://workflow.rso.example/proposals/"
 
 
-def deliver(settings, *, at: datetime | None = None, **kw):
+def deliver_pass(settings, *, at: datetime | None = None, **kw):
+    """One delivery pass, as `rso deliver` makes it (at the moment `at`, for retries)."""
     async def run():
         svc = build_services(settings)
         if at is not None:
             svc.clock = lambda: at
         try:
-            return await deliver_once(svc, mail_settings(settings), **kw)
+            return await deliver(svc, mail_settings(settings), **kw)
         finally:
             await svc.dispose()
     return asyncio.run(run())
@@ -34,7 +37,7 @@ def deliver(settings, *, at: datetime | None = None, **kw):
 def mail_api(settings, mail_settings_for, clock):
     settings = mail_settings_for(settings)
     with TestClient(create_app(settings, clock=clock)) as client:
-        yield Api(client), settings
+        yield Api(client, clock), settings
 
 
 def parts(message) -> tuple[str, str]:
@@ -48,9 +51,9 @@ def subjects(inbox, who) -> list[str]:
 def test_each_event_emails_exactly_the_people_it_concerns(mail_api, smtp_inbox):
     api, settings = mail_api
     ref = api.create()["reference"]
-    assert deliver(settings).claimed == 0  # a draft emails nobody
+    assert deliver_pass(settings).claimed == 0  # a draft emails nobody
     api.act("tha", ref, "submit")
-    assert deliver(settings).sent == 3
+    assert deliver_pass(settings).sent == 3
     assert subjects(smtp_inbox, "tha") == [f"{ref} received: Regional workshop on victim identification"]
     assert subjects(smtp_inbox, "cm_aus") == [f"Review requested: {ref} Regional workshop on victim identification"]
     assert len(subjects(smtp_inbox, "cm_idn")) == 1
@@ -60,7 +63,7 @@ def test_each_event_emails_exactly_the_people_it_concerns(mail_api, smtp_inbox):
     api.act("cm_aus", ref, "review", recommendation="endorse")
     api.act("cm_idn", ref, "review", recommendation="endorse")
     api.act("cm_aus", ref, "open_consultation", stakeholders=[ROSTER["iom"]["email"], ROSTER["tip"]["email"]])
-    deliver(settings)
+    deliver_pass(settings)
     assert sorted(m["To"].addresses[0].addr_spec for m in smtp_inbox.messages) == [
         ROSTER["iom"]["email"], ROSTER["tip"]["email"]]
     assert subjects(smtp_inbox, "iom")[0].startswith("Consultation invitation")
@@ -68,7 +71,7 @@ def test_each_event_emails_exactly_the_people_it_concerns(mail_api, smtp_inbox):
     smtp_inbox.messages.clear()
     api.act("iom", ref, "respond", position="support")
     api.act("tip", ref, "respond", position="support")
-    deliver(settings)
+    deliver_pass(settings)
     assert sorted(m["To"].addresses[0].addr_spec for m in smtp_inbox.messages) == sorted(
         [ROSTER["chair_aus"]["email"], ROSTER["chair_idn"]["email"]])
     assert subjects(smtp_inbox, "chair_aus")[0].startswith("Guidance requested")
@@ -76,7 +79,7 @@ def test_each_event_emails_exactly_the_people_it_concerns(mail_api, smtp_inbox):
     smtp_inbox.messages.clear()
     api.act("chair_idn", ref, "give_guidance", decision="approve_with_conditions",
             conditions="Report to the Co-Chairs after the first workshop.", comment="Agreed by both Co-Chairs.")
-    deliver(settings)
+    deliver_pass(settings)
     (approved,) = smtp_inbox.messages
     assert approved["To"].addresses[0].addr_spec == ROSTER["tha"]["email"]
     assert approved["Subject"].strip() == f"{ref} approved with conditions: Regional workshop on victim identification"
@@ -92,7 +95,7 @@ def test_a_revision_request_tells_the_submitter_why(mail_api, smtp_inbox):
     api.act("tha2", ref, "submit")  # the second official submits: they are told
     api.act("cm_aus", ref, "review", recommendation="revise", comment="Please break the budget down by activity.")
     api.act("cm_idn", ref, "review", recommendation="endorse")
-    deliver(settings)
+    deliver_pass(settings)
     decision = [m for m in smtp_inbox.to(ROSTER["tha2"]["email"]) if "revision requested" in m["Subject"]]
     assert len(decision) == 1 and subjects(smtp_inbox, "tha") == []
     assert "Please break the budget down by activity." in parts(decision[0])[0]
@@ -102,7 +105,7 @@ def test_both_parts_the_link_and_a_stable_message_id(mail_api, smtp_inbox):
     api, settings = mail_api
     ref = api.create(title="Maritime <data> & information sharing")["reference"]
     api.act("tha", ref, "submit")
-    deliver(settings)
+    deliver_pass(settings)
     (ack,) = smtp_inbox.to(ROSTER["tha"]["email"])
     text, html = parts(ack)
     assert "Maritime <data> & information sharing" in text
@@ -120,7 +123,7 @@ def test_titles_in_any_script_arrive_intact_in_subject_and_body(mail_api, smtp_i
              "perdagangan orang, Đà Nẵng")
     ref = api.create(title=title)["reference"]
     api.act("tha", ref, "submit")
-    deliver(settings)
+    deliver_pass(settings)
     (ack,) = smtp_inbox.to(ROSTER["tha"]["email"])
     assert ack["Subject"] == f"{ref} received: {title}"
     assert all(len(line) <= 78 for line in ack.raw.splitlines())  # folded, never one endless line
@@ -132,7 +135,7 @@ def test_a_refused_change_emails_nobody(mail_api, smtp_inbox):
     api, settings = mail_api
     p = api.create(summary="")
     assert api.post("tha", f"/proposals/{p['id']}/actions/submit", {}).status_code == 422
-    assert deliver(settings).claimed == 0 and smtp_inbox.messages == []
+    assert deliver_pass(settings).claimed == 0 and smtp_inbox.messages == []
 
 
 def test_an_outage_delays_mail_and_loses_none_and_nothing_is_sent_twice(mail_api, smtp_inbox):
@@ -140,18 +143,18 @@ def test_an_outage_delays_mail_and_loses_none_and_nothing_is_sent_twice(mail_api
     ref = api.create()["reference"]
     api.act("tha", ref, "submit")
     smtp_inbox.stop()
-    now = datetime.now(UTC)
-    down = deliver(settings, at=now)
+    now = api.clock()
+    down = deliver_pass(settings, at=now)
     assert (down.claimed, down.sent, down.retrying) == (3, 0, 3)
-    assert deliver(settings, at=now + timedelta(seconds=5)).claimed == 0  # backing off
+    assert deliver_pass(settings, at=now + timedelta(seconds=5)).claimed == 0  # backing off
     smtp_inbox.start()
     smtp_inbox.reply = "451 4.3.0 Mailbox busy, try later"
-    busy = deliver(settings, at=now + timedelta(minutes=2))
+    busy = deliver_pass(settings, at=now + timedelta(minutes=2))
     assert busy.retrying == 3 and smtp_inbox.messages == []
     smtp_inbox.reply = None
-    back = deliver(settings, at=now + timedelta(hours=1))
+    back = deliver_pass(settings, at=now + timedelta(hours=1))
     assert back.sent == 3 and len(smtp_inbox.messages) == 3
-    assert deliver(settings, at=now + timedelta(days=1)).claimed == 0
+    assert deliver_pass(settings, at=now + timedelta(days=1)).claimed == 0
     assert len(smtp_inbox.messages) == 3
 
 
@@ -160,11 +163,11 @@ def test_a_message_refused_too_often_is_recorded_as_failed_with_the_servers_repl
     ref = api.create()["reference"]
     api.act("tha", ref, "submit")
     smtp_inbox.reply = "550 5.1.1 Mailbox unavailable"
-    t = datetime.now(UTC)
+    t = api.clock()
     for i in range(8):
-        deliver(settings, at=t + timedelta(hours=2 * i))
+        deliver_pass(settings, at=t + timedelta(hours=2 * i))
     import sqlalchemy as sa
-    from services.db import make_sync_engine
+    from services.infra.db import make_sync_engine
     engine = make_sync_engine(database_url)
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT status, attempts, last_error FROM outbox_messages")).all()
@@ -182,8 +185,8 @@ def test_two_delivery_passes_at_once_send_each_message_once(mail_api, smtp_inbox
     async def both():
         svcs = [build_services(settings), build_services(settings)]
         try:
-            return await asyncio.gather(*(deliver_once(s, mail_settings(settings), batch=5) for s in svcs),
-                                        *(deliver_once(s, mail_settings(settings), batch=5) for s in svcs))
+            return await asyncio.gather(*(deliver(s, mail_settings(settings), batch=5) for s in svcs),
+                                        *(deliver(s, mail_settings(settings), batch=5) for s in svcs))
         finally:
             for s in svcs:
                 await s.dispose()
@@ -197,7 +200,7 @@ def test_two_delivery_passes_at_once_send_each_message_once(mail_api, smtp_inbox
 def test_without_an_smtp_server_emails_are_captured_for_the_admin(api, settings):
     ref = api.create()["reference"]
     api.act("tha", ref, "submit")
-    assert deliver(settings).captured == 3
+    assert deliver_pass(settings).captured == 3
     emails = api.get("admin", "/admin/emails").json()
     assert sorted(e["to"] for e in emails) == sorted([ROSTER["tha"]["email"], ROSTER["cm_aus"]["email"],
                                                       ROSTER["cm_idn"]["email"]])
@@ -205,16 +208,35 @@ def test_without_an_smtp_server_emails_are_captured_for_the_admin(api, settings)
     assert api.get("cm_aus", "/admin/emails").status_code == 403
 
 
-def test_the_running_service_delivers_by_itself_soon_after_a_commit(settings, mail_settings_for, smtp_inbox):
+def test_the_running_service_delivers_by_itself_soon_after_a_commit(settings, mail_settings_for, smtp_inbox, clock):
     settings = mail_settings_for(settings).model_copy(update={"deliver_in_background": True})
     with TestClient(create_app(settings)) as client:
-        api = Api(client)
+        api = Api(client, clock)
         ref = api.create()["reference"]
         api.act("tha", ref, "submit")
         deadline = time.monotonic() + 10
         while len(smtp_inbox.messages) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
     assert len(smtp_inbox.messages) == 3
+
+
+def test_at_rest_the_service_sleeps_and_a_commit_without_mail_does_not_wake_it(settings, clock):
+    """The service's own deliverer passes over the outbox after a commit that wrote emails,
+    then rests: its own commits, and changes that email nobody, do not wake it again."""
+    settings = settings.model_copy(update={"deliver_in_background": True})
+    with TestClient(create_app(settings, clock=clock)) as client:
+        api, deliverer = Api(client, clock), client.app.state.deliverer
+        deliverer.idle = 3600  # only a wake-up makes a pass in this test, not the timer
+        ref = api.create()["reference"]
+        api.act("tha", ref, "submit")  # three emails: one pass wakes up for them
+        deadline = time.monotonic() + 10
+        while len(api.get("admin", "/admin/emails").json()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(api.get("admin", "/admin/emails").json()) == 3
+        woken = deliverer.passes
+        api.patch("tha", f"/proposals/{api.create()['reference']}", {"summary": "An edit emails nobody."})
+        time.sleep(1.0)  # an idle spell, shorter than the deliverer's timer
+        assert deliverer.passes == woken, "the deliverer woke up with nothing to deliver"
 
 
 @pytest.mark.parametrize("template", template_names())
@@ -240,10 +262,10 @@ def test_every_template_renders_in_both_parts_with_realistic_data(template):
 
 def test_a_delivery_pass_that_dies_after_claiming_leaves_its_rows_to_the_next_one(mail_api, smtp_inbox, database_url):
     import sqlalchemy as sa
-    from services.db import make_sync_engine
+    from services.infra.db import make_sync_engine
     api, settings = mail_api
     api.act("tha", api.create()["reference"], "submit")
-    now = datetime.now(UTC)
+    now = api.clock()
     # What a pass leaves when its process dies between claiming and recording: rows "sending".
     engine = make_sync_engine(database_url)
     with engine.begin() as conn:
@@ -251,8 +273,8 @@ def test_a_delivery_pass_that_dies_after_claiming_leaves_its_rows_to_the_next_on
                      {"t": (now + timedelta(minutes=5)).replace(tzinfo=None) if database_url.startswith("sqlite")
                       else now + timedelta(minutes=5)})
     engine.dispose()
-    assert deliver(settings, at=now + timedelta(minutes=1)).claimed == 0  # still claimed: not sent twice
-    assert deliver(settings, at=now + timedelta(minutes=6)).sent == 3
+    assert deliver_pass(settings, at=now + timedelta(minutes=1)).claimed == 0  # still claimed: not sent twice
+    assert deliver_pass(settings, at=now + timedelta(minutes=6)).sent == 3
     assert len(smtp_inbox.messages) == 3
 
 
@@ -265,7 +287,7 @@ def _self_signed(tmp_path):
     from cryptography.x509.oid import NameOID
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # wall clock ok: TLS checks the certificate's validity against it
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=1))
@@ -281,7 +303,7 @@ def _self_signed(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the TLS case: it is TLS
 @pytest.mark.parametrize("mode", ["starttls", "tls"])
-def test_delivery_over_starttls_or_tls_with_a_login(settings, tmp_path, mode):
+def test_delivery_over_starttls_or_tls_with_a_login(settings, tmp_path, mode, clock):
     import ssl
 
     from aiosmtpd.controller import Controller
@@ -312,9 +334,9 @@ def test_delivery_over_starttls_or_tls_with_a_login(settings, tmp_path, mode):
                                                    smtp_username="rso", smtp_password="s3cret",
                                                    smtp_ca_file=str(cert_file)))
         with TestClient(create_app(settings)) as client:
-            api = Api(client)
+            api = Api(client, clock)
             api.act("tha", api.create()["reference"], "submit")
-        report = deliver(settings)
+        report = deliver_pass(settings)
     finally:
         controller.stop()
     assert report.sent == 3, _errors(settings)
@@ -323,7 +345,7 @@ def test_delivery_over_starttls_or_tls_with_a_login(settings, tmp_path, mode):
 
 def _errors(settings):
     import sqlalchemy as sa
-    from services.db import make_sync_engine
+    from services.infra.db import make_sync_engine
     engine = make_sync_engine(settings.database_url)
     with engine.connect() as conn:
         errors = [r[0] for r in conn.execute(sa.text("SELECT last_error FROM outbox_messages"))]
@@ -339,7 +361,7 @@ def test_every_secondment_milestone_emails_the_people_it_concerns(mail_api, smtp
     title = "Somchai Wongsakul, Trafficking in persons investigations adviser"
 
     def step(expected: dict[str, list[str]]):
-        deliver(settings)
+        deliver_pass(settings)
         got = {who: sorted(subjects(smtp_inbox, who)) for who in ROSTER}
         assert {who: s for who, s in got.items() if s} == {who: sorted(s) for who, s in expected.items()}
         smtp_inbox.messages.clear()
@@ -366,7 +388,7 @@ def test_every_secondment_milestone_emails_the_people_it_concerns(mail_api, smtp
     step({"tha": [f"{ref} extension requested: {title}"], "cm_aus": [f"Extension decision requested: {ref} {title}"],
           "cm_idn": [f"Extension decision requested: {ref} {title}"]})
     api.s_act("cm_aus", ref, "decide_extension", decision="approve")
-    deliver(settings)
+    deliver_pass(settings)
     (approved,) = smtp_inbox.to(ROSTER["tha"]["email"])
     assert approved["Subject"] == f"{ref} extension approved: {title}"
     assert date.fromisoformat(new_end).strftime("%-d %B %Y") in parts(approved)[0]
@@ -388,10 +410,10 @@ def test_a_nomination_decision_tells_the_member_state_why(mail_api, smtp_inbox, 
     api, settings = mail_api
     ref = api.nominate()["reference"]
     api.s_act("tha2", ref, "submit")
-    deliver(settings)
+    deliver_pass(settings)
     smtp_inbox.messages.clear()
     api.s_act("cm_aus", ref, "decide", decision=decision, comment="No placement is open in that period.")
-    deliver(settings)
+    deliver_pass(settings)
     (told,) = smtp_inbox.messages
     assert told["To"].addresses[0].addr_spec == ROSTER["tha2"]["email"] and word in told["Subject"]
     text, html = parts(told)
@@ -406,11 +428,44 @@ def test_a_withdrawal_or_termination_tells_the_member_state_and_the_co_managers(
     api, settings = mail_api
     ref = api.nominate()["reference"]
     to_active(api, ref)
-    deliver(settings)
+    deliver_pass(settings)
     smtp_inbox.messages.clear()
     api.s_act("cm_idn", ref, "terminate", comment="Recalled by the sending agency.")
-    deliver(settings)
+    deliver_pass(settings)
     assert sorted(m["To"].addresses[0].addr_spec for m in smtp_inbox.messages) == sorted(
         ROSTER[w]["email"] for w in ("tha", "cm_aus", "cm_idn"))
     assert all("terminated" in m["Subject"] and "Recalled by the sending agency." in parts(m)[0]
                for m in smtp_inbox.messages)
+
+
+def test_withdrawing_a_proposal_tells_its_submitter_and_the_co_managers_but_a_draft_tells_nobody(mail_api, smtp_inbox):
+    api, settings = mail_api
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    deliver_pass(settings)
+    smtp_inbox.messages.clear()
+    api.act("tha", ref, "withdraw", comment="Funding found elsewhere.")
+    deliver_pass(settings)
+    got = {m["To"].addresses[0].addr_spec: m for m in smtp_inbox.messages}
+    assert sorted(got) == sorted(ROSTER[w]["email"] for w in ("tha", "cm_aus", "cm_idn"))
+    for m in got.values():
+        assert m["Subject"] == f"{ref} withdrawn: Regional workshop on victim identification"
+        assert "withdrawn by the member state" in parts(m)[0] and "Funding found elsewhere." in parts(m)[0]
+    smtp_inbox.messages.clear()
+    draft = api.create(title="Never sent")["reference"]
+    api.act("tha", draft, "withdraw", comment="Changed our mind.")
+    assert deliver_pass(settings).claimed == 0  # the RSO never received it; its author knows
+
+
+def test_each_resubmission_of_a_nomination_is_acknowledged_with_its_own_round(mail_api, smtp_inbox):
+    api, settings = mail_api
+    ref = api.nominate()["reference"]
+    api.s_act("tha", ref, "submit")
+    for round_ in (2, 3):
+        api.s_act("cm_aus", ref, "decide", decision="request_info", comment="Which languages?")
+        deliver_pass(settings)
+        smtp_inbox.messages.clear()
+        assert api.s_act("tha", ref, "resubmit", comment="Thai and English.")["round"] == round_
+        deliver_pass(settings)
+        assert subjects(smtp_inbox, "tha") == [
+            f"{ref} received (round {round_}): Somchai Wongsakul, Trafficking in persons investigations adviser"]

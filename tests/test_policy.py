@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rso.settings import Settings
-from services.policy import DEFAULT_FILE, PolicyError, load_policy, parse_policy
+from services.config.settings import Settings
+from services.config.policy import DEFAULT_FILE, PolicyError, load_policy, parse_policy
 
 DEFAULT = DEFAULT_FILE.read_text(encoding="utf-8")
 

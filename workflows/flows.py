@@ -2,7 +2,8 @@
 digest. Each flow is a few small tasks calling the same service functions the command line
 calls; Prefect adds the schedule, retries, logs and a record of every run in its UI.
 
-One flow run per tick does a whole sweep in batches: never one task run per reminder.
+One flow run per tick does a whole sweep in batches: never one task run per reminder; each
+step of the sweep (the task notices, each lifecycle's timers) is a task of its own.
 Settings come from the environment (RSO_…), read when a run starts."""
 from __future__ import annotations
 
@@ -12,45 +13,39 @@ from datetime import datetime
 
 from prefect import flow, get_run_logger, task
 
-from rso.settings import Settings
-from rso.wiring import build_services, mail_settings
 from services import deadlines
+from services.config.settings import Settings
 from services.digest import daily_digest
-from services.mail import deliver_once
-from services.uow import Services
+from services.infra.uow import Services
+from services.mail import deliver
+from services.wiring import LIFECYCLES, build_services, clock_of, mail_settings
 
 RETRIES = dict(retries=3, retry_delay_seconds=[10, 30, 60])
 
 
-async def _with_services(fn: Callable[[Services, Settings], Awaitable], now: datetime | None = None):
+async def _with_services(fn: Callable[[Services, Settings], Awaitable]):
     settings = Settings()
     svc = build_services(settings)
-    if now is not None:
-        svc.clock = lambda: now
     try:
         return await fn(svc, settings)
     finally:
         await svc.dispose()
 
 
-def _sweep_step(name: str, step):
-    @task(name=name, **RETRIES)
-    async def run(now: datetime) -> dict:
-        report = await _with_services(lambda svc, _: step(svc, now))
-        get_run_logger().info("%s at %s: %s", name, now.isoformat(), report)
-        return asdict(report)
-    return run
-
-
-send_task_notices = _sweep_step("send-task-notices", deadlines.task_notices)
-close_consultations = _sweep_step("close-consultations", deadlines.close_consultations)
-secondment_timers = _sweep_step("secondment-timers", deadlines.secondment_timers)
+@task(**RETRIES)
+async def sweep_step(name: str, now: datetime) -> dict:
+    """One step of the sweep (`deadlines.steps`), as at `now`."""
+    async def run(svc: Services, _):
+        return await dict(deadlines.steps(svc.workflows.values()))[name](svc, now)
+    report = await _with_services(run)
+    get_run_logger().info("%s at %s: %s", name, now.isoformat(), report)
+    return asdict(report)
 
 
 @task(name="deliver-outbox", **RETRIES)
-async def deliver_outbox(now: datetime | None = None) -> dict:
-    """One delivery pass, as at `now` (default: the clock)."""
-    report = await _with_services(lambda svc, settings: deliver_once(svc, mail_settings(settings)), now)
+async def deliver_outbox() -> dict:
+    """One delivery pass."""
+    report = await _with_services(lambda svc, settings: deliver(svc, mail_settings(settings)))
     if report.claimed:
         get_run_logger().info("outbox: %s", report)
     return asdict(report)
@@ -64,8 +59,8 @@ async def write_digests(now: datetime) -> dict:
 
 
 def _now(now: datetime | None) -> datetime:
-    from services.db import utcnow
-    return now or utcnow()
+    """The moment a run is for: the one given, or the service's clock now."""
+    return now or clock_of(Settings())()
 
 
 @flow(name="deadline-sweep", log_prints=False)
@@ -74,11 +69,11 @@ async def sweep_flow(now: datetime | None = None) -> dict:
     then delivery of the emails they wrote."""
     now = _now(now)
     report = deadlines.SweepReport()
-    for step in (send_task_notices, close_consultations, secondment_timers):
-        report.add(deadlines.SweepReport(**await step(now)))
+    for name, _ in deadlines.steps(LIFECYCLES):
+        report.add(deadlines.SweepReport(**await sweep_step.with_options(name=name)(name, now)))
     if report.total():
         get_run_logger().info("sweep at %s: %s", now.isoformat(), report)
-    return {**asdict(report), "delivery": await deliver_outbox(now)}
+    return {**asdict(report), "delivery": await deliver_outbox()}
 
 
 @flow(name="outbox-delivery")
@@ -92,5 +87,5 @@ async def digest_flow(now: datetime | None = None) -> dict:
     """Each co-manager with open tasks gets one email listing them, soonest due first."""
     now = _now(now)
     report = await write_digests(now)
-    report["delivery"] = await deliver_outbox(now)
+    report["delivery"] = await deliver_outbox()
     return report

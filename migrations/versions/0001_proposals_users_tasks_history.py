@@ -13,7 +13,6 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401
 from alembic import op
 
-import services.db
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -39,7 +38,7 @@ def upgrade() -> None:
     sa.Column('organisation', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', services.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
@@ -49,7 +48,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
-    sa.Column('at', services.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('actor_role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('actor_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -71,7 +70,7 @@ def upgrade() -> None:
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('request_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', services.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('user_id', 'item_kind', 'key')
@@ -96,10 +95,10 @@ def upgrade() -> None:
     sa.Column('proposed_start', sa.Date(), nullable=True),
     sa.Column('proposed_end', sa.Date(), nullable=True),
     sa.Column('conditions', sa.Text(), nullable=True),
-    sa.Column('created_at', services.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('submitted_at', services.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', services.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('reference')
@@ -119,9 +118,9 @@ def upgrade() -> None:
     sa.Column('assignee_country', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
     sa.Column('assignee_member_state', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-    sa.Column('due_at', services.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', services.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', services.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], ),
     sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], ),
@@ -139,7 +138,7 @@ def upgrade() -> None:
     sa.Column('stakeholder_id', sa.Integer(), nullable=False),
     sa.Column('position', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
-    sa.Column('created_at', services.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], ),
     sa.ForeignKeyConstraint(['stakeholder_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -153,7 +152,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('recommendation', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
-    sa.Column('created_at', services.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], ),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),

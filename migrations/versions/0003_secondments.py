@@ -12,7 +12,6 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401
 from alembic import op
 
-import services.db
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -47,11 +46,11 @@ def upgrade() -> None:
     sa.Column('extension_end_date', sa.Date(), nullable=True),
     sa.Column('extension_justification', sa.Text(), nullable=True),
     sa.Column('final_report', sa.Text(), nullable=True),
-    sa.Column('final_report_at', services.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', services.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('submitted_at', services.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', services.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('final_report_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], ),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], ),
     sa.ForeignKeyConstraint(['submitted_by_id'], ['users.id'], ),
@@ -66,7 +65,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('secondment_id', sa.Integer(), nullable=False),
     sa.Column('item', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
-    sa.Column('done_at', services.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('done_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['done_by_id'], ['users.id'], ),
     sa.ForeignKeyConstraint(['secondment_id'], ['secondments.id'], ),

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401
 from alembic import op
 
-import services.db
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -30,14 +29,14 @@ def upgrade() -> None:
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('task_id', sa.Integer(), nullable=True),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
-    sa.Column('due_at', services.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', services.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
     with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('next_notice_at', services.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('next_notice_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_tasks_next_notice', ['next_notice_at'], unique=False,
                               postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
     # The open tasks' schedule starts where they did: the first sweep sends what is now due.

@@ -10,9 +10,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from rso.security import user_id_from_token
-from services.errors import InvalidInput, NotAuthenticated
-from services.models import User
-from services.uow import Services
+from services.engine.errors import InvalidInput, NotAuthenticated
+from services.engine.models import User
+from services.infra.uow import Services
 from services.users import get_active_user
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)

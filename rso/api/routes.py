@@ -1,6 +1,8 @@
-"""The routes of /api/v1. Each calls one service function: no rule lives here."""
+"""The routes of /api/v1. Each calls one service function: no rule lives here. `api(lifecycles)`
+builds them for the lifecycles the service serves."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -10,14 +12,11 @@ from pydantic import BaseModel
 
 from rso.api.deps import CurrentUser, JsonBody, ServicesDep
 from rso.security import issue_token
-from services import mail, proposals, secondments, workflow
-from services.proposal_schemas import ProposalPublic
-from services.schemas import HistoryPublic, TaskPublic
-from services.secondment_schemas import SecondmentPublic
+from services import mail
+from services.engine import workflow
+from services.engine.schemas import HistoryPublic, TaskPublic
+from services.engine.workflow import Workflow
 from services.users import authenticate
-from services.workflow import Workflow
-
-router = APIRouter(prefix="/api/v1")
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the version you last saw; 409 if it is not current")]
 
@@ -27,12 +26,26 @@ def _etag(response: Response, item):
     return item
 
 
-@router.get("/health", tags=["service"], summary="Liveness: the service answers")
+def api(lifecycles: Iterable[Workflow]) -> tuple[APIRouter, list[type[BaseModel]]]:
+    """The /api/v1 router, and the models of the bodies it takes (for the OpenAPI document)."""
+    router = APIRouter(prefix="/api/v1")
+    router.add_api_route("/health", health, methods=["GET"], tags=["service"],
+                         summary="Liveness: the service answers")
+    router.add_api_route("/auth/token", token, methods=["POST"], tags=["auth"],
+                         summary="Sign in: an OAuth2 password form gives a bearer token")
+    router.add_api_route("/me", me, methods=["GET"], tags=["auth"], summary="Who am I")
+    router.add_api_route("/tasks", tasks, methods=["GET"], response_model=list[TaskPublic], tags=["tasks"],
+                         summary="Your open tasks (inbox), soonest due first")
+    router.add_api_route("/admin/emails", captured, methods=["GET"], tags=["admin"],
+                         summary="Emails captured locally (no SMTP server set), newest first")
+    models = [m for wf in lifecycles for m in _item_routes(router, wf)]
+    return router, list(dict.fromkeys(models))
+
+
 async def health() -> dict:
     return {"status": "ok"}
 
 
-@router.post("/auth/token", tags=["auth"], summary="Sign in: an OAuth2 password form gives a bearer token")
 async def token(request: Request, svc: ServicesDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
     user = await authenticate(svc, email=form.username, password=form.password)
     settings = request.app.state.settings
@@ -41,17 +54,28 @@ async def token(request: Request, svc: ServicesDep, form: Annotated[OAuth2Passwo
             "token_type": "bearer", "expires_in": settings.token_minutes * 60}
 
 
-@router.get("/me", tags=["auth"], summary="Who am I")
 async def me(user: CurrentUser) -> dict:
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
             "member_state": user.member_state, "country": user.country, "organisation": user.organisation}
 
 
-def _item_routes(wf: Workflow, public: type[BaseModel], create_summary: str, reference_example: str) -> list:
+async def captured(svc: ServicesDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict]:
+    return [{"id": m.id, "to": m.to_email, "to_name": m.to_name, "subject": m.subject, "template": m.template,
+             "reference": m.reference, "message_id": m.message_id, "created_at": m.created_at,
+             "captured_at": m.sent_at, "text": m.body_text, "html": m.body_html}
+            for m in await mail.captured_emails(svc, user=user, limit=limit)]
+
+
+async def tasks(svc: ServicesDep, user: CurrentUser):
+    return await workflow.inbox(svc, user=user)
+
+
+def _item_routes(router: APIRouter, wf: Workflow) -> list:
     """The routes of one lifecycle's collection, all of the same shape: create (with
     Idempotency-Key), list, get by id or reference, edit a draft, history, diagram, and one
     route per action (If-Match). Returns the body models, for the OpenAPI document."""
-    path, tag, noun = f"/{wf.path}", wf.path, wf.noun
+    path, tag, noun, public = f"/{wf.path}", wf.path, wf.noun, wf.public_schema
+    reference_example = f"{wf.prefix}-2026-0001"
 
     async def create(response: Response, svc: ServicesDep, user: CurrentUser, data: JsonBody,
                      idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None):
@@ -87,7 +111,7 @@ def _item_routes(wf: Workflow, public: type[BaseModel], create_summary: str, ref
     for fn in (create, list_, get, update, history, diagram):
         fn.__name__ = f"{wf.kind}_{fn.__name__.strip('_')}"
     router.add_api_route(path, create, methods=["POST"], status_code=201, response_model=public, tags=[tag],
-                         summary=create_summary, openapi_extra=body(wf.create_schema))
+                         summary=f"A member state drafts a {noun}", openapi_extra=body(wf.create_schema))
     router.add_api_route(path, list_, methods=["GET"], response_model=list[public], tags=[tag],
                          summary=f"The {wf.path} you may see, newest first")
     router.add_api_route(f"{path}/{{id_or_ref}}", get, methods=["GET"], response_model=public, tags=[tag],
@@ -127,24 +151,3 @@ def _item_routes(wf: Workflow, public: type[BaseModel], create_summary: str, ref
     router.add_api_route(f"{path}/{{id_or_ref}}/actions/{{action}}", unknown_action, methods=["POST"],
                          response_model=public, include_in_schema=False)
     return [wf.create_schema, wf.update_schema, *models]
-
-
-BODY_MODELS = list(dict.fromkeys([
-    *_item_routes(proposals.PROPOSALS, ProposalPublic, "A member state drafts a proposal", "RSO-P-2026-0001"),
-    *_item_routes(secondments.SECONDMENTS, SecondmentPublic, "A member state nominates an official (a draft)",
-                  "RSO-S-2026-0001"),
-]))
-
-
-@router.get("/admin/emails", tags=["admin"], summary="Emails captured locally (no SMTP server set), newest first")
-async def captured(svc: ServicesDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict]:
-    return [{"id": m.id, "to": m.to_email, "to_name": m.to_name, "subject": m.subject, "template": m.template,
-             "reference": m.reference, "message_id": m.message_id, "created_at": m.created_at,
-             "captured_at": m.sent_at, "text": m.body_text, "html": m.body_html}
-            for m in await mail.captured_emails(svc, user=user, limit=limit)]
-
-
-@router.get("/tasks", response_model=list[TaskPublic], tags=["tasks"],
-            summary="Your open tasks (inbox), soonest due first")
-async def tasks(svc: ServicesDep, user: CurrentUser):
-    return await workflow.inbox(svc, user=user)

@@ -95,6 +95,20 @@ def fields(model: type[BaseModel], prefix: str = "", options: dict[str, list[tup
     return out
 
 
+def offer(fs: list[Field], choices: dict[str, list[tuple[str, str | None]]]) -> list[Field]:
+    """Give the fields the choices the service says they may take now: a select keeps only
+    those of its options, a list becomes boxes to tick (a label None: the value's usual words)."""
+    for f in fs:
+        if f.name not in choices:
+            continue
+        given = {value: text for value, text in choices[f.name]}
+        if f.kind == "select":
+            f.options = [(v, text) for v, text in f.options if v in given]
+        else:
+            f.kind, f.options = "checkboxes", [(v, text or label("choice", v)) for v, text in given.items()]
+    return fs
+
+
 def flat(fs: list[Field]) -> list[Field]:
     return [x for f in fs for x in ([f] if f.kind != "group" else [f, *flat(f.children)])]
 
@@ -111,10 +125,11 @@ def data_from_form(fs: list[Field], form, prefix: str = "") -> dict:
                 data[key] = sub
         elif f.kind == "checkboxes":
             data[key] = [v for v in form.getlist(f.path) if v]
-        elif f.kind == "list":
-            raw = (form.get(f.path) or "").strip()
-            if raw:
-                data[key] = [x.strip() for x in re.split(r"[,\n]", raw) if x.strip()]
+        elif f.kind == "list":  # typed in one box, comma- or line-separated; or ticked boxes
+            raw = [str(v) for v in form.getlist(f.path)]
+            found = [x.strip() for v in raw for x in re.split(r"[,\n]", v) if x.strip()]
+            if found:
+                data[key] = found
         else:
             raw = form.get(f.path)
             if raw is not None and str(raw).strip() != "":

@@ -19,18 +19,19 @@ from rso.web.session import (CsrfError, SignInRequired, check_csrf, csrf_token, 
                              sign_in, sign_out)
 from rso.web.strings import label, t
 from services import admin as admin_service
-from services import mail, users as users_service, workflow
-from services.errors import ActionNotAvailable, InvalidInput, NotAuthenticated, NotFound, VersionConflict
-from services.models import User
-from services.reference_data import members
-from services.workflow import REGISTRY, Workflow
+from services import mail, users as users_service
+from services.config.reference_data import members
+from services.engine import workflow
+from services.engine.errors import ActionNotAvailable, InvalidInput, NotAuthenticated, NotFound, VersionConflict
+from services.engine.models import User
+from services.engine.workflow import Workflow
 from states.common import Role
 
 log = logging.getLogger("rso.web")
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(t=t, label=label)  # for the macros too
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)  # the pages every service has; `install` adds each lifecycle's
 
 HOME = {Role.MEMBER_STATE: "/my", Role.CO_MANAGER: "/tasks", Role.STAKEHOLDER: "/tasks", Role.CO_CHAIR: "/tasks",
         Role.ADMIN: "/admin"}
@@ -137,7 +138,7 @@ async def my_items(request: Request):
     if user.role != Role.MEMBER_STATE:
         return redirect(home_of(user))
     svc = _svc(request)
-    lists = [(wf, await wf.list(svc, user=user, limit=200)) for wf in REGISTRY.values()]
+    lists = [(wf, await wf.list(svc, user=user, limit=200)) for wf in svc.workflows.values()]
     return page(request, "my.html", user=user, lists=lists)
 
 
@@ -151,7 +152,7 @@ async def inbox(request: Request):
         by_kind[x.kind] = by_kind.get(x.kind, 0) + 1
     title = t(f"home.{user.role}") if user.role in ("co_manager", "stakeholder", "co_chair") else t("nav.inbox")
     return page(request, "inbox.html", user=user, title=title, tasks=tasks, overdue=overdue, by_kind=by_kind,
-                paths={k: wf.path for k, wf in REGISTRY.items()})
+                paths={k: wf.path for k, wf in _svc(request).workflows.items()})
 
 
 # --- admin -----------------------------------------------------------------------------------
@@ -206,21 +207,16 @@ async def admin_add_user(request: Request):
 
 # --- the items of each lifecycle ---------------------------------------------------------------
 
-async def _options(request: Request, user: User) -> dict[str, list[tuple[str, str]]]:
-    options = {"partner_member_states": [(code, f"{m['name']} ({code})") for code, m in sorted(
+def _member_options() -> dict[str, list[tuple[str, str]]]:
+    return {"partner_member_states": [(code, f"{m['name']} ({code})") for code, m in sorted(
         members().items(), key=lambda kv: kv[1]["name"])]}
-    if user.role == Role.CO_MANAGER:
-        stakeholders = await users_service.users_for(_svc(request), user=user, role=Role.STAKEHOLDER)
-        options["stakeholders"] = [(s.email, f"{s.name} ({s.organisation})" if s.organisation else s.name)
-                                   for s in stakeholders]
-    return options
 
 
-def _item_pages(wf: Workflow) -> None:
+def _item_pages(router: APIRouter, wf: Workflow) -> None:
     base = f"/{wf.path}"
 
-    async def edit_fields(request, user):
-        return forms.fields(wf.create_schema, options=await _options(request, user))
+    def edit_fields():
+        return forms.fields(wf.create_schema, options=_member_options())
 
     async def list_page(request: Request):
         user = await require_user(request)
@@ -230,7 +226,7 @@ def _item_pages(wf: Workflow) -> None:
     async def new_form(request: Request):
         user = await require_user(request)
         wf.require_creator(user)
-        return page(request, "form.html", user=user, wf=wf, item=None, fields=await edit_fields(request, user),
+        return page(request, "form.html", user=user, wf=wf, item=None, reference=None, fields=edit_fields(),
                     values={"idempotency_key": uuid.uuid4().hex}, errors={}, general=[], message=None,
                     title=t(f"form.new_{wf.kind}"), action=f"{base}/new")
 
@@ -238,36 +234,25 @@ def _item_pages(wf: Workflow) -> None:
         user = await require_user(request)
         form = await request.form()
         check_csrf(request, form)
-        svc, fs = _svc(request), await edit_fields(request, user)
+        fs = edit_fields()
         data = forms.data_from_form(fs, form)
+        if ref is not None and any(f.kind == "checkboxes" for f in fs):  # unticking every box empties the list
+            data = {**{f.path: [] for f in fs if f.kind == "checkboxes"}, **data}
         submit = form.get("intent") == "submit"
-        item = None
         try:
-            if ref is None:
-                item, _ = await wf.create(svc, user=user, data=data,
-                                          idempotency_key=str(form.get("idempotency_key") or "") or None)
-            else:
-                if any(f.kind == "checkboxes" for f in fs):  # unticking every box empties the list
-                    data = {**{f.path: [] for f in fs if f.kind == "checkboxes"}, **data}
-                item = await wf.update(svc, user=user, id_or_ref=ref, data=data,
-                                       if_match=str(form.get("version") or "") or None)
-            if submit:
-                item = await wf.act(svc, user=user, id_or_ref=item.reference, action="submit", arguments={},
-                                    if_match=str(item.version))
+            item, _ = await wf.save(_svc(request), user=user, id_or_ref=ref, data=data, submit=submit,
+                                    idempotency_key=str(form.get("idempotency_key") or "") or None,
+                                    if_match=str(form.get("version") or "") or None)
         except InvalidInput as exc:
             by_field, general = forms.errors_by_field(exc.errors, fs)
-            values = forms.values_from_form(form)
-            saved = item is not None
-            if saved:
-                values["version"] = str(item.version)
-            return page(request, "form.html", user=user, wf=wf, item=item, fields=fs, values=values, errors=by_field,
-                        general=general, status=422, title=t(f"form.edit_{wf.kind}", reference=item.reference)
-                        if item else t(f"form.new_{wf.kind}"),
-                        message=t("item.saved_fix_below") if saved else t("item.fix_below"),
-                        action=f"{base}/{item.reference}/edit" if item else f"{base}/new")
+            return page(request, "form.html", user=user, wf=wf, item=None, reference=ref, fields=fs,
+                        values=forms.values_from_form(form), errors=by_field, general=general, status=422,
+                        title=t(f"form.edit_{wf.kind}", reference=ref) if ref else t(f"form.new_{wf.kind}"),
+                        message=t("item.fix_below"), action=f"{base}/{ref}/edit" if ref else f"{base}/new")
         except (ActionNotAvailable, VersionConflict) as exc:
-            return await item_page(request, ref or item.reference, status=409,
-                                   problem=t("item.conflict", detail=str(exc)))
+            if ref is None:
+                raise
+            return await item_page(request, ref, status=409, problem=t("item.conflict", detail=str(exc)))
         return redirect(f"{base}/{item.reference}?done={'submitted' if submit else 'saved'}")
 
     async def create(request: Request):
@@ -277,8 +262,8 @@ def _item_pages(wf: Workflow) -> None:
         user = await require_user(request)
         item = await wf.get(_svc(request), user=user, id_or_ref=ref)
         values = forms.values_from_item(item.model_dump(mode="json"))
-        return page(request, "form.html", user=user, wf=wf, item=item, fields=await edit_fields(request, user),
-                    values=values, errors={}, general=[], message=None,
+        return page(request, "form.html", user=user, wf=wf, item=item, reference=item.reference,
+                    fields=edit_fields(), values=values, errors={}, general=[], message=None,
                     title=t(f"form.edit_{wf.kind}", reference=item.reference), action=f"{base}/{item.reference}/edit")
 
     async def edit(request: Request, ref: str):
@@ -287,33 +272,26 @@ def _item_pages(wf: Workflow) -> None:
     async def item_page(request: Request, ref: str, *, status: int = 200, problem: str | None = None,
                         failed_action: str | None = None, action_values=None, action_errors=None, action_general=None):
         user = await require_user(request)
-        svc = _svc(request)
-        item = await wf.get(svc, user=user, id_or_ref=ref)
-        history = await wf.history(svc, user=user, id_or_ref=ref)
-        diagram = await wf.diagram(svc, user=user, id_or_ref=ref)
-        options = await _options(request, user)
+        found = await wf.page(_svc(request), user=user, id_or_ref=ref)
+        item = found.item
         current = item.model_dump(mode="json")
         editable = {k: current.get(k) for k in wf.update_schema.model_fields if k in current}
         actions = []
         for name in item.available_actions:
-            fs = forms.fields(wf.arguments[wf.lifecycle.actions(name)], options=options, id_prefix=f"{name}-")
+            fs = forms.offer(forms.fields(wf.arguments[wf.lifecycle.actions(name)], options=_member_options(),
+                                          id_prefix=f"{name}-"), found.choices.get(name, {}))
             if failed_action == name:
                 values, errors, general = action_values, action_errors, action_general
             else:
                 values = forms.values_from_item(editable, "changes.") if name == "resubmit" else {}
-                if name == "complete_item":  # offer only what is still open
-                    open_items = {c["item"] for c in current.get("checklist", []) if not c["done"]}
-                    for f in fs:
-                        if f.name == "item":
-                            f.options = [o for o in f.options if o[0] in open_items]
                 errors, general = {}, []
             actions.append({"name": name, "fields": fs, "values": values, "errors": errors, "general": general,
                             "open": failed_action == name})
         done = request.query_params.get("done")
         message = {"saved": t("item.saved"), "submitted": t("item.submitted")}.get(done or "") or (
             t("item.done", action=label("action", done)) if done else None)
-        return page(request, "item.html", user=user, status=status, wf=wf, item=item, data=current, history=history,
-                    diagram=diagram, actions=actions, message=message, problem=problem,
+        return page(request, "item.html", user=user, status=status, wf=wf, item=item, data=current,
+                    history=found.history, diagram=found.diagram, actions=actions, message=message, problem=problem,
                     can_edit=wf.can_edit(user, item))
 
     async def show(request: Request, ref: str):
@@ -327,7 +305,7 @@ def _item_pages(wf: Workflow) -> None:
             model = wf.arguments[wf.lifecycle.actions(action)]
         except (ValueError, KeyError):
             raise NotFound(f"action '{action}'") from None
-        fs = forms.fields(model, options=await _options(request, user), id_prefix=f"{action}-")
+        fs = forms.fields(model, options=_member_options(), id_prefix=f"{action}-")
         data = forms.data_from_form(fs, form)
         try:
             await wf.act(_svc(request), user=user, id_or_ref=ref, action=action, arguments=data,
@@ -354,10 +332,6 @@ def _item_pages(wf: Workflow) -> None:
     router.add_api_route(f"{base}/{{ref}}/actions/{{action}}", act, methods=["POST"])
 
 
-for _wf in REGISTRY.values():
-    _item_pages(_wf)
-
-
 # --- errors as pages ------------------------------------------------------------------------
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
@@ -368,8 +342,13 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 ERROR_MESSAGES = {401: "error.403", 403: "error.403", 404: "error.404", 500: "error.500"}
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, lifecycles) -> None:
+    """The pages, for the lifecycles the service serves."""
     app.include_router(router)
+    item_pages = APIRouter(include_in_schema=False)
+    for wf in lifecycles:
+        _item_pages(item_pages, wf)
+    app.include_router(item_pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(SignInRequired)

@@ -11,7 +11,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from rso.security import issue_token, user_id_from_token
-from services.models import User
+from services.engine.models import User
 
 SESSION, PRE = "rso_session", "rso_csrf"
 

@@ -96,7 +96,6 @@ EN: dict[str, str] = {
     "item.conflict": "This changed meanwhile, so nothing was done: {detail}",
     "item.not_now": "That cannot be done now: {detail}",
     "item.fix_below": "Nothing was saved: please correct the fields marked below.",
-    "item.saved_fix_below": "Saved as a draft, but it cannot be submitted yet: please complete the fields marked below.",
 
     "timeline.by": "by {actor}",
     "timeline.moved": "{from_state} → {to_state}",

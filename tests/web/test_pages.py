@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import ROSTER
 
+pytestmark = pytest.mark.dates  # what is right depends on the day: run again as of others
+
 
 @pytest.mark.parametrize("who, home, heading", [
     ("tha", "/my", "My proposals and nominations"), ("cm_aus", "/tasks", "Inbox"),
@@ -63,6 +65,9 @@ def test_a_proposal_form_with_bad_input_shows_each_message_by_its_field_and_keep
 
     assert "at least 3 characters" in error_of("f-title")
     assert error_of("f-budget-amount") and error_of("f-budget-currency").startswith("must be an ISO 4217")
+    # The end before the start: said by the end date, in the words of the form, with the rest.
+    assert error_of("f-proposed_end") == "must not be before the proposed start (1 May 2027)"
+    assert "proposed_start" not in r.text.split("<form")[0]  # no code names at the top
     assert ">Typed summary stays</textarea>" in r.text and 'value="2027-05-01"' in r.text
     assert re.search(r'value="people_smuggling" checked', r.text)
     assert "RSO-P-" not in b.get("/my").text  # nothing was created
@@ -75,16 +80,29 @@ def test_save_as_draft_then_edit_then_submit_through_the_forms(web):
                csrf_from="/proposals/new")
     assert r.status_code == 200 and "Saved as a draft." in r.text
     ref = re.search(r"(RSO-P-\d{4}-\d{4})", r.url.path).group(1)
-    r = b.post(f"/proposals/{ref}/edit", {"intent": "submit", "title": "Maritime search and rescue coordination"},
-               csrf_from=f"/proposals/{ref}/edit")
-    assert r.status_code == 422 and "Saved as a draft, but it cannot be submitted yet" in r.text
+    r = b.post(f"/proposals/{ref}/edit", {"intent": "submit", "title": "Maritime search and rescue coordination",
+                                          "summary": "Typed, then refused"}, csrf_from=f"/proposals/{ref}/edit")
+    assert r.status_code == 422 and "Nothing was saved" in r.text
+    assert re.search(r'id="f-scope-err">required before the proposal can be submitted<', r.text)
+    assert "Typed, then refused" in r.text  # kept on the form...
+    assert "Typed, then refused" not in b.get(f"/proposals/{ref}").text  # ...and not half-saved
     fields = {"title": "Maritime search and rescue coordination", "summary": "Two workshops.",
               "engagement_type": "new_project", "scope": "regional", "thematic_areas": ["irregular_migration"],
               "partner_member_states": ["IDN", "MYS"], "budget.amount": "50000", "budget.currency": "usd",
               "proposed_start": "2027-06-01", "proposed_end": "2027-12-01", "intent": "submit"}
-    r = b.post(f"/proposals/{ref}/edit", {**fields, "version": re.search(r'name="version" value="(\d+)"', r.text).group(1)})
+    version = re.search(r'name="version" value="(\d+)"', b.get(f"/proposals/{ref}/edit").text).group(1)
+    r = b.post(f"/proposals/{ref}/edit", {**fields, "version": version})
     assert r.status_code == 200 and "Submitted." in r.text and "Co-Manager review" in r.text
     assert "USD 50,000.00" in r.text and "IDN, MYS" in r.text
+
+
+def test_save_and_submit_of_an_incomplete_new_proposal_leaves_no_stray_draft(web):
+    b = web()
+    b.sign_in("tha")
+    r = b.post("/proposals/new", {"title": "Half-made idea", "intent": "submit"}, csrf_from="/proposals/new")
+    assert r.status_code == 422 and "Nothing was saved" in r.text
+    assert re.search(r'id="f-summary-err">required before the proposal can be submitted<', r.text)
+    assert "Half-made idea" not in b.get("/my").text
 
 
 def test_a_member_state_cannot_open_another_states_items(web):
@@ -108,7 +126,8 @@ def test_an_action_refused_for_its_arguments_keeps_the_form_open_with_the_messag
     b.sign_in("cm_aus")
     r = b.post(f"/proposals/{ref}/actions/review", {"recommendation": "revise", "comment": ""},
                csrf_from=f"/proposals/{ref}")
-    assert r.status_code == 422 and "a comment is required to recommend &#39;revise&#39;" in r.text
+    assert r.status_code == 422
+    assert re.search(r'id="f-review-comment-err">a comment is required to recommend revise<', r.text)
     assert '<details class="action" open>' in r.text and 'value="revise" selected' in r.text
     r = b.post(f"/proposals/{ref}/actions/review", {"recommendation": "endorse"})
     assert r.status_code == 200 and "Done: Record your recommendation." in r.text

@@ -1,5 +1,5 @@
 """The timing policy: due dates, reminders and escalations per task kind, and the secondment
-timers, from one TOML file (`services/data/deadlines.toml` unless `RSO_DEADLINES_FILE` names
+timers, from one TOML file (`services/config/data/deadlines.toml` unless `RSO_DEADLINES_FILE` names
 another). A file that does not read or does not validate stops the service at start-up with
 the line and the reason."""
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from services.engine.tasks import TaskKind
+
 DEFAULT_FILE = Path(__file__).with_name("data") / "deadlines.toml"
-TASK_KINDS = ("review", "consultation", "guidance", "decision", "extension", "final_report")
 
 
 class PolicyError(ValueError):
@@ -71,8 +72,8 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _every_kind(self):
-        missing = [k for k in TASK_KINDS if k not in self.tasks]
-        unknown = [k for k in self.tasks if k not in TASK_KINDS]
+        missing = [k.value for k in TaskKind if k.value not in self.tasks]
+        unknown = [k for k in self.tasks if k not in set(TaskKind)]
         if missing or unknown:
             raise ValueError("; ".join(
                 ([f"missing [tasks.{k}]" for k in missing]) + [f"unknown task kind [tasks.{k}]" for k in unknown]))

@@ -1,31 +1,23 @@
-"""What every lifecycle's items share: references, history, tasks, idempotent creation,
-version checks and input parsing. Proposals use it now; secondments will too."""
+"""What every lifecycle's items share: input parsing, version checks, references, history
+events and idempotent creation."""
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import or_, select
+from pydantic import ValidationError
+from sqlmodel import select
 
-from services.errors import InvalidInput, VersionConflict
-from services.events import DomainEvent
-from services.models import HistoryEvent, IdempotencyKey, ReferenceCounter, Task, User
-from services.uow import UnitOfWork
-from states.common import Role
+from services.engine.errors import InvalidInput, VersionConflict
+from services.engine.models import HistoryEvent, IdempotencyKey, ReferenceCounter, User
+from services.engine.schemas import Strict
+from services.infra.db import insert_on_conflict
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from services.infra.uow import UnitOfWork
 
-
-class TaskStatus:
-    OPEN = "open"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
+M = TypeVar("M", bound=Strict)
 
 
 def _nul_fields(data: Any, path: tuple = ()) -> list[str]:
@@ -39,18 +31,22 @@ def _nul_fields(data: Any, path: tuple = ()) -> list[str]:
     return []
 
 
-def parse(model: type[M], data: Any, prefix: tuple = ()) -> M:
-    """Validate input against `model`, or InvalidInput with one message per field."""
+def parse(model: type[M], data: Any) -> M:
+    """Validate input against `model`, or InvalidInput with one message per field: first the
+    fields one by one, then the rules across them (`Strict.problems`)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InvalidInput.one(".".join(prefix) or "body", "must be a JSON object")
-    if nul := _nul_fields(data, prefix):
+        raise InvalidInput.one("body", "must be a JSON object")
+    if nul := _nul_fields(data):
         raise InvalidInput([{"field": f, "message": "must not contain NUL characters"} for f in nul])
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput.from_validation(exc, prefix) from None
+        raise InvalidInput.from_validation(exc) from None
+    if problems := parsed.problems():
+        raise InvalidInput([{"field": f, "message": m} for f, m in problems])
+    return parsed
 
 
 def check_version(if_match: str | int | None, current: int) -> None:
@@ -66,12 +62,9 @@ def check_version(if_match: str | int | None, current: int) -> None:
 
 async def next_reference(uow: UnitOfWork, prefix: str, year: int) -> str:
     """RSO-P-2026-0001: numbers per prefix and year, never handed out twice."""
-    dialect = uow.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     t = ReferenceCounter.__table__
-    stmt = (insert(t).values(prefix=prefix, year=year, last=1)
-            .on_conflict_do_update(index_elements=[t.c.prefix, t.c.year], set_={"last": t.c.last + 1})
-            .returning(t.c.last))
+    stmt = (insert_on_conflict(uow.session, t, [t.c.prefix, t.c.year], update={"last": t.c.last + 1})
+            .values(prefix=prefix, year=year, last=1).returning(t.c.last))
     number = (await uow.session.exec(stmt)).scalar_one()
     return f"{prefix}-{year}-{number:04d}"
 
@@ -94,55 +87,6 @@ async def history(uow: UnitOfWork, item_kind: str, item_id: int) -> list[History
     q = (select(HistoryEvent).where(HistoryEvent.item_kind == item_kind, HistoryEvent.item_id == item_id)
          .order_by(HistoryEvent.id))
     return list((await uow.session.exec(q)).all())
-
-
-# --- tasks -------------------------------------------------------------------------------
-
-def open_task(uow: UnitOfWork, *, item_kind: str, item_id: int, reference: str, kind: str,
-              due_at: datetime, round: int | None = None, assignee: User | None = None,
-              role: Role | None = None, country: str | None = None,
-              member_state: str | None = None) -> Task:
-    task = Task(item_kind=item_kind, item_id=item_id, kind=kind, round=round, due_at=due_at,
-                created_at=uow.now, assignee_id=assignee.id if assignee else None,
-                assignee_role=role.value if role else None, assignee_country=country,
-                assignee_member_state=member_state)
-    from services.deadlines import next_notice_after
-    task.next_notice_at = next_notice_after(task, uow.now, uow.services.policy, uow.services.calendar)
-    uow.session.add(task)
-    uow.emit(DomainEvent("task_assigned", item_kind, item_id, reference,
-                         {"task": task, "kind": kind}))
-    return task
-
-
-def close_tasks(uow: UnitOfWork, tasks: Iterable[Task], status: str, by: User | None = None) -> None:
-    for t in tasks:
-        if t.status == TaskStatus.OPEN:
-            t.status, t.closed_at, t.closed_by_id = status, uow.now, (by.id if by else None)
-
-
-async def open_tasks_of(uow: UnitOfWork, item_kind: str, item_ids: Iterable[int]) -> list[Task]:
-    ids = list(item_ids)
-    if not ids:
-        return []
-    q = (select(Task).where(Task.item_kind == item_kind, Task.item_id.in_(ids), Task.status == TaskStatus.OPEN)
-         .order_by(Task.due_at, Task.id))
-    return list((await uow.session.exec(q)).all())
-
-
-def assigned_to(task: Task, user: User) -> bool:
-    """Is this task the user's to do (their own, their seat's, or their role's shared one)?"""
-    if task.assignee_id is not None:
-        return task.assignee_id == user.id
-    return (task.assignee_role == user.role
-            and task.assignee_country in (None, user.country)
-            and task.assignee_member_state in (None, user.member_state))
-
-
-def tasks_of_user_clause(user: User):
-    """The SQL form of `assigned_to`, for the inbox."""
-    seat = (Task.assignee_role == user.role) & or_(Task.assignee_country.is_(None), Task.assignee_country == user.country) \
-        & or_(Task.assignee_member_state.is_(None), Task.assignee_member_state == user.member_state)
-    return or_(Task.assignee_id == user.id, Task.assignee_id.is_(None) & seat)
 
 
 # --- idempotent creation -------------------------------------------------------------------

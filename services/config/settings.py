@@ -1,9 +1,11 @@
-"""Settings from the environment (and an optional .env), all prefixed RSO_."""
+"""Settings from the environment (and an optional .env), all prefixed RSO_: read by every entry
+point (the API, the command line, the Prefect flows) through `services.wiring`."""
 from __future__ import annotations
 
 import os
 import secrets
 import time
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -12,7 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.db import is_sqlite, make_url
+from services.config.calendar import BusinessCalendar
+from services.config.policy import load_policy
+from services.infra.db import is_sqlite, make_url
 
 
 class Settings(BaseSettings):
@@ -31,10 +35,13 @@ class Settings(BaseSettings):
     smtp_ca_file: str | None = None
     timezone: str = "Asia/Bangkok"
     calendar: str = "TH"
-    deadlines_file: str | None = None  # the timing policy (TOML); default services/data/deadlines.toml
+    deadlines_file: str | None = None  # the timing policy (TOML); default services/config/data/deadlines.toml
     max_body_bytes: int = 256 * 1024
     # The running service delivers the outbox itself, within seconds of each commit.
     deliver_in_background: bool = True
+    # Unset: the real time. Set (ISO 8601 with an offset), the service's clock starts at this
+    # moment and runs on from it: to try a deployment, train people or test as of another day.
+    now: datetime | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -48,14 +55,19 @@ class Settings(BaseSettings):
     @field_validator("calendar")
     @classmethod
     def _calendar(cls, v: str) -> str:
-        from services.calendar import BusinessCalendar
         return BusinessCalendar(v).country  # ValueError naming the unknown code
 
     @field_validator("deadlines_file")
     @classmethod
     def _deadlines(cls, v: str | None) -> str | None:
-        from services.policy import load_policy
         load_policy(v)  # PolicyError (a ValueError) naming the file, the line and the reason
+        return v
+
+    @field_validator("now")
+    @classmethod
+    def _now(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("give a time zone offset, e.g. 2027-04-09T09:00+07:00")
         return v
 
     @field_validator("database_url")

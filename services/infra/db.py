@@ -1,17 +1,24 @@
-"""Engines and column types that behave the same on SQLite and PostgreSQL.
+"""Engines, and the few statements that differ between SQLite and PostgreSQL, written once.
 
 The configured URL names the database (`sqlite:///rso.db`, `postgresql+psycopg://…`); the
 service talks to it through async drivers (aiosqlite, asyncpg) and migrations through sync
-ones (pysqlite, psycopg), so one `RSO_DATABASE_URL` serves both.
+ones (pysqlite, psycopg), so one `RSO_DATABASE_URL` serves both. Moments are stored as aware
+UTC datetimes on both (`sqlalchemy_utc.UtcDateTime`: SQLite keeps no offset, so it stores UTC).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url  # noqa: F401  (re-exported)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy_utc import UtcDateTime
+
+__all__ = ["URL", "UtcDateTime", "WRITE", "async_url", "insert_on_conflict", "is_sqlite", "make_async_engine",
+           "make_sync_engine", "make_url", "sync_url", "utcnow"]
 
 _PG = {"postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg", "postgres"}
 _SQLITE = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
@@ -39,7 +46,7 @@ def sync_url(url: str | URL) -> URL:
     return u.set(drivername="sqlite+pysqlite" if u.drivername in _SQLITE else "postgresql+psycopg")
 
 
-# Execution option that marks a write unit of work: on SQLite it begins with BEGIN IMMEDIATE,
+# Execution option that marks a write transaction: on SQLite it begins with BEGIN IMMEDIATE,
 # so two writers queue on the database lock instead of failing on a stale snapshot.
 WRITE = {"rso_write": True}
 
@@ -79,24 +86,16 @@ def make_sync_engine(url: str | URL, **kwargs) -> sa.Engine:
     return engine
 
 
-class UTCDateTime(sa.types.TypeDecorator):
-    """An aware UTC datetime on both databases (SQLite keeps no offset: we store UTC)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: pass an aware one")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def insert_on_conflict(session, table: sa.Table, keys: Iterable[sa.Column], *, update: dict | None = None):
+    """`INSERT … ON CONFLICT (keys) DO NOTHING` (or `DO UPDATE SET update`) in the dialect of
+    the session's database: both speak it, each through its own construct. Add `.returning(…)`
+    to learn which rows went in; execute it with a list of rows to send them as one executemany."""
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    keys = list(keys)
+    if update is None:
+        return stmt.on_conflict_do_nothing(index_elements=keys)
+    return stmt.on_conflict_do_update(index_elements=keys, set_=update)
 
 
 def utcnow() -> datetime:

@@ -50,7 +50,7 @@ class InvalidInput(ServiceError):
         errors = []
         for e in exc.errors(include_url=False):
             loc = [str(p) for p in (*prefix, *e["loc"])]
-            msg = e["msg"]
+            msg = e["msg"].removeprefix("Value error, ")
             if e["type"] == "extra_forbidden":
                 msg = "unknown field"
             errors.append({"field": ".".join(loc) or "body", "message": msg})

@@ -8,6 +8,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import holidays
+from dateutil.relativedelta import relativedelta
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 _KEEP = 100_000  # answers kept by a calendar, at most
@@ -74,3 +75,9 @@ class BusinessCalendar:
     def due_in(self, now: datetime, days: int) -> datetime:
         """Due `days` business days from today in the RSO's time zone, at the end of that day."""
         return self.end_of_day(self.add_business_days(self.today(now), days))
+
+
+def add_months(d: date, months: int) -> date:
+    """The same day `months` later; the month's last day when it has no such day (31 January
+    plus one month is 28 or 29 February), as `dateutil` counts months."""
+    return d + relativedelta(months=months)

@@ -1,35 +1,36 @@
-"""The secondment lifecycle as application services, on the engine every lifecycle shares
-(`services.workflow`): what is particular to a secondment is here, nothing else.
+"""The secondment lifecycle on the shared engine (`services.engine.workflow`): what is
+particular to a secondment, registered as one `Workflow`.
 """
 from __future__ import annotations
 
-import calendar
-from datetime import date, datetime
+from datetime import date
 
 from sqlmodel import select
 
-from services import items
-from services.errors import InvalidInput
-from services.events import DomainEvent
-from services.items import TaskStatus
-from services.models import ChecklistEntry, Proposal, Secondment, User
-from services.proposals import PROPOSALS
-from services.schemas import CommentArgs, SubmitArgs
-from services.secondment_schemas import (
+from services.config.calendar import add_months
+from services.engine.errors import InvalidInput, NotFound
+from services.engine.events import DomainEvent, EventName
+from services.engine.models import User
+from services.engine.schemas import CommentArgs, SubmitArgs
+from services.engine.tasks import TaskKind, TaskStatus, close_tasks, due_in, open_task
+from services.engine.workflow import Loaded, Step, Workflow, no_effect
+from services.infra.uow import UnitOfWork
+from services.secondments.models import ChecklistEntry, Secondment
+from services.secondments.schemas import (
     ChecklistItemPublic, CompleteItemArgs, ConfirmArrangementArgs, DecideArgs, DecideExtensionArgs,
     ExtensionRequestPublic, FinalReportArgs, Funding, NomineePublic, ReasonArgs, RequestExtensionArgs,
     SecondmentResubmitArgs, SecondmentCreate, SecondmentPublic, SecondmentUpdate,
 )
-from services.uow import Services, UnitOfWork
-from services.workflow import Loaded, Step, Workflow, register
+from services.secondments.timers import TIMERS
+from services.secondments.wording import WORDING
 from states.common import Role
-from states.proposal import ProposalState
 from states.secondment import (
     LIFECYCLE, ChecklistItem, ExtensionDecision, SecondmentAction, SecondmentFacts, SecondmentState,
 )
 
 ITEM = "secondment"
 PREFIX = "RSO-S"
+PROPOSAL, APPROVED = "proposal", "approved"  # the kind of item a placement may serve, and its state
 A, S = SecondmentAction, SecondmentState
 
 MIN_MONTHS, MAX_MONTHS = 1, 12
@@ -54,15 +55,8 @@ REQUIRED_TO_SUBMIT = {"nominee_position": "nominee.position", "nominee_agency": 
                       "justification": "justification"}
 
 
-def add_months(d: date, months: int) -> date:
-    """The same day `months` later (the month's last day when it has no such day)."""
-    month = d.month - 1 + months
-    year, month = d.year + month // 12, month % 12 + 1
-    return d.replace(year=year, month=month, day=min(d.day, calendar.monthrange(year, month)[1]))
-
-
 def _today(uow: UnitOfWork) -> date:
-    return uow.now.astimezone(uow.services.timezone).date()
+    return uow.services.calendar.today(uow.now)
 
 
 def _check_period(start: date | None, end: date | None, *, start_field: str, end_field: str,
@@ -81,14 +75,17 @@ def _check_period(start: date | None, end: date | None, *, start_field: str, end
     return errors
 
 
-async def _linked_proposal(uow: UnitOfWork, user: User, reference: str, field: str) -> Proposal:
-    """The approved proposal a placement serves: it must be one the caller can see."""
-    ref = reference.strip().upper()
-    q = select(Proposal).where(Proposal.reference == ref, PROPOSALS.visible_clause(user))
-    proposal = (await uow.session.exec(q)).first() if PROPOSALS.reference_pattern.fullmatch(ref) else None
-    if proposal is None:
-        raise InvalidInput.one(field, f"no proposal '{reference}' that you can see")
-    if proposal.state != ProposalState.APPROVED:
+async def _linked_proposal(uow: UnitOfWork, user: User, reference: str, field: str):
+    """The approved proposal a placement serves: one the caller can see, found through the
+    proposals' own workflow (this package does not import another lifecycle's)."""
+    proposals = uow.services.workflow(PROPOSAL)
+    try:
+        if not proposals.reference_pattern.fullmatch(reference.strip().upper()):
+            raise NotFound(reference)
+        proposal = await proposals.load(uow, user, reference)
+    except NotFound:
+        raise InvalidInput.one(field, f"no proposal '{reference}' that you can see") from None
+    if proposal.state != APPROVED:
         raise InvalidInput.one(field, f"{proposal.reference} is {proposal.state.replace('_', ' ')}: "
                                       "a secondment can only serve an approved proposal")
     return proposal
@@ -162,10 +159,9 @@ def _title(s: Secondment) -> str:
     return f"{s.nominee_full_name}, {s.proposed_role}"
 
 
-def _view(svc: Services, loaded: Loaded, user: User, names: dict[int, str], now: datetime) -> SecondmentPublic:
+def _view(loaded: Loaded) -> dict:
     s = loaded.item
-    return SecondmentPublic(
-        id=s.id, reference=s.reference, member_state=s.member_state, state=s.state, version=s.version,
+    return dict(
         nominee=NomineePublic(full_name=s.nominee_full_name, email=s.nominee_email, position=s.nominee_position,
                               agency=s.nominee_agency),
         proposed_role=s.proposed_role, proposal_reference=s.proposal_reference, start_date=s.start_date,
@@ -177,26 +173,22 @@ def _view(svc: Services, loaded: Loaded, user: User, names: dict[int, str], now:
         extension_request=ExtensionRequestPublic(new_end_date=s.extension_end_date,
                                                  justification=s.extension_justification or "")
         if s.extension_end_date else None,
-        final_report=s.final_report, final_report_at=s.final_report_at, created_at=s.created_at,
-        updated_at=s.updated_at, submitted_at=s.submitted_at, closed_at=s.closed_at,
-        available_actions=SECONDMENTS.available(loaded, user), tasks=SECONDMENTS.task_views(svc, loaded, names, now),
+        final_report=s.final_report, final_report_at=s.final_report_at,
     )
 
 
 def _milestone(uow: UnitOfWork, s: Secondment, name: str, **data) -> None:
-    uow.emit(DomainEvent("milestone", ITEM, s.id, s.reference, {"milestone": name, **data}))
+    uow.emit(DomainEvent(EventName.MILESTONE, ITEM, s.id, s.reference, {"milestone": name, **data}))
 
 
-def _co_manager_task(uow: UnitOfWork, loaded: Loaded, kind: str) -> None:
+def _co_manager_task(uow: UnitOfWork, loaded: Loaded, kind: TaskKind) -> None:
     s = loaded.item
-    loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=s.id, reference=s.reference, kind=kind,
-                                        due_at=uow.services.calendar.due_in(
-                                            uow.now, uow.services.policy.task(kind).due_business_days),
-                                        role=Role.CO_MANAGER))
+    loaded.tasks.append(open_task(uow, item_kind=ITEM, item_id=s.id, reference=s.reference, kind=kind,
+                                  due_at=due_in(uow, kind), role=Role.CO_MANAGER))
 
 
-def _close(uow: UnitOfWork, loaded: Loaded, kind: str, user: User | None) -> None:
-    items.close_tasks(uow, [t for t in loaded.tasks if t.kind == kind], TaskStatus.COMPLETED, user)
+def _close(uow: UnitOfWork, loaded: Loaded, kind: TaskKind, user: User | None) -> None:
+    close_tasks(uow, [t for t in loaded.tasks if t.kind == kind], TaskStatus.COMPLETED, user)
 
 
 # --- actions --------------------------------------------------------------------------------
@@ -208,13 +200,13 @@ async def _submit(uow, loaded, user, args) -> dict:
                            not_before=_today(uow))
     if errors:
         raise InvalidInput(errors)
-    s.submitted_at, s.submitted_by_id = uow.now, user.id
-    uow.emit(DomainEvent("submitted", ITEM, s.id, s.reference, {"round": 1}))
+    s.submitted_at, s.submitted_by_id, s.round = uow.now, user.id, 1
+    uow.emit(DomainEvent(EventName.SUBMITTED, ITEM, s.id, s.reference, {"round": s.round}))
     return {}
 
 
 async def _decide(uow, loaded, user, args: DecideArgs) -> dict:
-    _close(uow, loaded, "decision", user)
+    _close(uow, loaded, TaskKind.DECISION, user)
     return {"decision": args.decision.value}
 
 
@@ -222,8 +214,8 @@ async def _resubmit(uow, loaded, user, args: SecondmentResubmitArgs) -> dict:
     s = loaded.item
     changes = await _apply_fields(uow, s, args.changes, user, "changes.")
     _require_complete(s, "changes.")
-    s.submitted_by_id = user.id
-    uow.emit(DomainEvent("submitted", ITEM, s.id, s.reference, {"round": 2}))
+    s.submitted_by_id, s.round = user.id, s.round + 1
+    uow.emit(DomainEvent(EventName.SUBMITTED, ITEM, s.id, s.reference, {"round": s.round}))
     return {"changes": changes}
 
 
@@ -264,14 +256,14 @@ async def _request_extension(uow, loaded, user, args: RequestExtensionArgs) -> d
         raise InvalidInput.one("new_end_date", f"a placement lasts at most {MAX_MONTHS} months: "
                                                f"on or before {latest.isoformat()}")
     s.extension_end_date, s.extension_justification = args.new_end_date, args.justification
-    _co_manager_task(uow, loaded, "extension")
+    _co_manager_task(uow, loaded, TaskKind.EXTENSION)
     _milestone(uow, s, "extension_requested", new_end_date=str(args.new_end_date))
     return {"new_end_date": str(args.new_end_date), "justification": args.justification}
 
 
 async def _decide_extension(uow, loaded, user, args: DecideExtensionArgs) -> dict:
     s = loaded.item
-    _close(uow, loaded, "extension", user)
+    _close(uow, loaded, TaskKind.EXTENSION, user)
     requested = s.extension_end_date
     details = {"decision": args.decision.value, "new_end_date": str(requested)}
     if args.decision is ExtensionDecision.APPROVE:
@@ -286,12 +278,8 @@ async def _decide_extension(uow, loaded, user, args: DecideExtensionArgs) -> dic
 async def _submit_final_report(uow, loaded, user, args: FinalReportArgs) -> dict:
     s = loaded.item
     s.final_report, s.final_report_at = args.report, uow.now
-    _close(uow, loaded, "final_report", user)
+    _close(uow, loaded, TaskKind.FINAL_REPORT, user)
     _milestone(uow, s, "final_report_received")
-    return {}
-
-
-async def _nothing(uow, loaded, user, args) -> dict:
     return {}
 
 
@@ -301,14 +289,14 @@ EFFECTS = {
     A.RESUBMIT: _resubmit,
     A.CONFIRM_ARRANGEMENT: _confirm_arrangement,
     A.COMPLETE_ITEM: _complete_item,
-    A.START: _nothing,
+    A.START: no_effect,
     A.REQUEST_EXTENSION: _request_extension,
     A.DECIDE_EXTENSION: _decide_extension,
-    A.BEGIN_HANDOVER: _nothing,
+    A.BEGIN_HANDOVER: no_effect,
     A.SUBMIT_FINAL_REPORT: _submit_final_report,
-    A.COMPLETE: _nothing,
-    A.WITHDRAW: _nothing,
-    A.TERMINATE: _nothing,
+    A.COMPLETE: no_effect,
+    A.WITHDRAW: no_effect,
+    A.TERMINATE: no_effect,
 }
 
 MILESTONE_OF_STATE = {S.PRE_DEPLOYMENT: "arrangement_confirmed", S.ACTIVE: "started",
@@ -321,22 +309,23 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
     s, state, svc = loaded.item, step.outcome.to_state, uow.services
     comment = getattr(step.args, "comment", None)
     if state is S.UNDER_REVIEW:
-        _co_manager_task(uow, loaded, "decision")
+        _co_manager_task(uow, loaded, TaskKind.DECISION)
     elif state is S.CONCLUDING:
-        due = svc.calendar.end_of_day(svc.calendar.add_business_days(s.end_date, svc.policy.task("final_report").due_business_days_after_end))
-        loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=s.id, reference=s.reference,
-                                            kind="final_report", due_at=due, role=Role.MEMBER_STATE,
-                                            member_state=s.member_state))
+        after_end = svc.policy.task(TaskKind.FINAL_REPORT).due_business_days_after_end
+        due = svc.calendar.end_of_day(svc.calendar.add_business_days(s.end_date, after_end))
+        loaded.tasks.append(open_task(uow, item_kind=ITEM, item_id=s.id, reference=s.reference,
+                                      kind=TaskKind.FINAL_REPORT, due_at=due, role=Role.MEMBER_STATE,
+                                      member_state=s.member_state))
     if step.action is A.DECIDE:
-        uow.emit(DomainEvent("decision", ITEM, s.id, s.reference,
+        uow.emit(DomainEvent(EventName.DECISION, ITEM, s.id, s.reference,
                              {"outcome": state.value, "reasons": [comment] if comment else []}))
     elif state in MILESTONE_OF_STATE:
-        _milestone(uow, s, MILESTONE_OF_STATE[state], comment=comment,
-                   automatic=step.user is None)
+        _milestone(uow, s, MILESTONE_OF_STATE[state], comment=comment, automatic=step.user is None)
 
 
-SECONDMENTS = register(Workflow(
+SECONDMENTS = Workflow(
     kind=ITEM, path="secondments", prefix=PREFIX, model=Secondment, lifecycle=LIFECYCLE,
-    create_schema=SecondmentCreate, update_schema=SecondmentUpdate, arguments=ARGUMENTS, effects=EFFECTS,
-    facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter, title=_title, load_extra=_checklists,
-))
+    create_schema=SecondmentCreate, update_schema=SecondmentUpdate, public_schema=SecondmentPublic,
+    arguments=ARGUMENTS, effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter,
+    title=_title, wording=WORDING, timers=TIMERS, load_extra=_checklists,
+)

@@ -1,28 +1,31 @@
-"""The proposal lifecycle as application services: one function per use, one transaction each.
+"""The proposal lifecycle on the shared engine (`services.engine.workflow`): what is particular
+to a proposal, registered as one `Workflow`.
 
-Every action goes through `act()`: load and lock the row, ask `states.proposal` whether the
-actor may take it and where it leads, apply the effects (votes, responses, tasks), record the
-history event and the domain events, commit once.
+Every action goes through `Workflow.act()`: load and lock the row, ask `states.proposal`
+whether the actor may take it and where it leads, apply the effects here (votes, responses,
+tasks), record the history event and the domain events, commit once.
 """
 from __future__ import annotations
-
-from datetime import datetime
 
 from sqlalchemy import exists
 from sqlmodel import select, tuple_
 
-from services import items
-from services.errors import InvalidInput
-from services.events import DomainEvent
-from services.items import TaskStatus, assigned_to
-from services.models import ConsultationResponse, HistoryEvent, Proposal, ReviewVote, Task, User
-from services.proposal_schemas import (
-    Budget, CommentArgs, GiveGuidanceArgs, OpenConsultationArgs, ProposalCreate, ProposalPublic, ProposalUpdate,
-    ResponsePublic, ResubmitArgs, RespondArgs, ReviewArgs, ReviewPublic, SubmitArgs,
+from services.config.calendar import add_months
+from services.engine.errors import InvalidInput
+from services.engine.events import DomainEvent, EventName
+from services.engine.models import HistoryEvent, User
+from services.engine.people import is_staff, normalise_email
+from services.engine.schemas import CommentArgs, SubmitArgs
+from services.engine.tasks import Task, TaskKind, TaskStatus, close_tasks, due_in, is_for, open_task
+from services.engine.workflow import Choice, Loaded, Step, Workflow, no_effect
+from services.infra.uow import UnitOfWork
+from services.proposals.models import ConsultationResponse, Proposal, ReviewVote
+from services.proposals.schemas import (
+    Budget, GiveGuidanceArgs, OpenConsultationArgs, ProposalCreate, ProposalPublic, ProposalUpdate, ResponsePublic,
+    ResubmitArgs, RespondArgs, ReviewArgs, ReviewPublic, end_before_start,
 )
-from services.uow import Services, UnitOfWork
-from services.users import normalise_email
-from services.workflow import STAFF, Loaded, Step, Workflow, register
+from services.proposals.timers import TIMERS
+from services.proposals.wording import WORDING
 from states.common import SEAT_COUNTRIES, Role
 from states.proposal import LIFECYCLE, ProposalAction, ProposalFacts, ProposalState
 
@@ -50,7 +53,7 @@ def _visible(user: User):
         return Proposal.member_state == user.member_state
     if user.role == Role.STAKEHOLDER:
         return exists().where(Task.item_kind == ITEM, Task.item_id == Proposal.id,
-                              Task.kind == "consultation", Task.assignee_id == user.id)
+                              Task.kind == TaskKind.CONSULTATION, Task.assignee_id == user.id)
     # RSO staff see everything a member state has submitted; a draft stays with its author,
     # even one withdrawn before it was ever submitted.
     return Proposal.submitted_at.is_not(None)
@@ -72,23 +75,16 @@ def _facts(loaded: Loaded) -> ProposalFacts:
     return ProposalFacts(
         state=ProposalState(p.state), member_state=p.member_state,
         votes={v.country: v.recommendation for v in loaded.extra if v.round == p.round},
-        pending_stakeholders=frozenset(t.assignee_id for t in loaded.tasks if t.kind == "consultation"),
+        pending_stakeholders=frozenset(t.assignee_id for t in loaded.tasks if t.kind == TaskKind.CONSULTATION),
     )
 
 
-def _view(svc: Services, loaded: Loaded, user: User, names: dict[int, str], now: datetime) -> ProposalPublic:
+def _view(loaded: Loaded) -> dict:
     p = loaded.item
     budget = Budget(amount=p.budget_amount, currency=p.budget_currency) if p.budget_currency else None
-    return ProposalPublic(
-        id=p.id, reference=p.reference, member_state=p.member_state, state=p.state, round=p.round,
-        version=p.version, split=p.split, title=p.title, summary=p.summary,
-        engagement_type=p.engagement_type, scope=p.scope, thematic_areas=p.thematic_areas,
-        partner_member_states=p.partner_member_states, budget=budget, proposed_start=p.proposed_start,
-        proposed_end=p.proposed_end, conditions=p.conditions, created_at=p.created_at,
-        updated_at=p.updated_at, submitted_at=p.submitted_at, closed_at=p.closed_at,
-        available_actions=PROPOSALS.available(loaded, user),
-        tasks=PROPOSALS.task_views(svc, loaded, names, now),
-    )
+    return dict(split=p.split, title=p.title, summary=p.summary, engagement_type=p.engagement_type, scope=p.scope,
+                thematic_areas=p.thematic_areas, partner_member_states=p.partner_member_states, budget=budget,
+                proposed_start=p.proposed_start, proposed_end=p.proposed_end, conditions=p.conditions)
 
 
 async def _staff_details(uow: UnitOfWork, view: ProposalPublic) -> None:
@@ -111,7 +107,7 @@ def _redact(e: HistoryEvent, user: User) -> tuple[str | None, dict]:
     advice are internal: others see that the step happened, not what was said, except
     what is theirs to act on (the reasons for a revision request) or their own words."""
     comment, arguments = e.comment, e.arguments
-    if user.role not in STAFF:
+    if not is_staff(user):
         own = e.actor_id == user.id
         told = e.action == ProposalAction.REVIEW and arguments.get("recommendation") == "revise" \
             and user.role == Role.MEMBER_STATE
@@ -133,8 +129,8 @@ async def _apply_fields(uow: UnitOfWork, p: Proposal, fields: ProposalUpdate, us
         elif getattr(p, name) != value:
             setattr(p, name, value)
             changed[name] = as_json[name]
-    if p.proposed_start and p.proposed_end and p.proposed_end < p.proposed_start:
-        raise InvalidInput.one(prefix + "proposed_end", "must not be before proposed_start")
+    if problems := end_before_start(p.proposed_start, p.proposed_end):
+        raise InvalidInput([{"field": prefix + f, "message": m} for f, m in problems])
     return changed
 
 
@@ -151,7 +147,7 @@ async def _submit(uow, loaded, user, args) -> dict:
     p = loaded.item
     _require_complete(p)
     p.submitted_at, p.submitted_by_id = uow.now, user.id
-    uow.emit(DomainEvent("submitted", ITEM, p.id, p.reference, {"round": 1}))
+    uow.emit(DomainEvent(EventName.SUBMITTED, ITEM, p.id, p.reference, {"round": 1}))
     return {}
 
 
@@ -161,8 +157,8 @@ async def _review(uow, loaded, user, args: ReviewArgs) -> dict:
                       recommendation=args.recommendation.value, comment=args.comment, created_at=uow.now)
     uow.session.add(vote)
     loaded.extra.append(vote)
-    items.close_tasks(uow, [t for t in loaded.tasks if t.kind == "review" and assigned_to(t, user)],
-                      TaskStatus.COMPLETED, user)
+    close_tasks(uow, [t for t in loaded.tasks if t.kind == TaskKind.REVIEW and is_for(t, user)],
+                TaskStatus.COMPLETED, user)
     return {"recommendation": args.recommendation.value, "country": user.country}
 
 
@@ -174,16 +170,15 @@ async def _open_consultation(uow, loaded, user, args: OpenConsultationArgs) -> d
     errors = [{"field": f"stakeholders.{i}", "message": f"{e} is not a stakeholder user"}
               for i, e in enumerate(given)
               if e not in found or found[e].role != Role.STAKEHOLDER or not found[e].active]
-    today = uow.now.astimezone(svc.timezone).date()
-    if args.due_date is not None and not today < args.due_date <= today.replace(year=today.year + 1):
+    today = svc.calendar.today(uow.now)
+    if args.due_date is not None and not today < args.due_date <= add_months(today, 12):
         errors.append({"field": "due_date", "message": f"must be after today ({today.isoformat()}) and within a year"})
     if errors:
         raise InvalidInput(errors)
-    due_at = svc.calendar.end_of_day(args.due_date) if args.due_date else \
-        svc.calendar.due_in(uow.now, svc.policy.task("consultation").due_business_days)
+    due_at = svc.calendar.end_of_day(args.due_date) if args.due_date else due_in(uow, TaskKind.CONSULTATION)
     for e in emails:
-        loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
-                                            kind="consultation", due_at=due_at, round=p.round, assignee=found[e]))
+        loaded.tasks.append(open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
+                                      kind=TaskKind.CONSULTATION, due_at=due_at, round=p.round, assignee=found[e]))
     return {"stakeholders": emails, "due_date": due_at.astimezone(svc.timezone).date().isoformat()}
 
 
@@ -191,19 +186,19 @@ async def _respond(uow, loaded, user, args: RespondArgs) -> dict:
     p = loaded.item
     uow.session.add(ConsultationResponse(proposal_id=p.id, round=p.round, stakeholder_id=user.id,
                                          position=args.position.value, comment=args.comment, created_at=uow.now))
-    items.close_tasks(uow, [t for t in loaded.tasks if t.kind == "consultation" and t.assignee_id == user.id],
-                      TaskStatus.COMPLETED, user)
+    close_tasks(uow, [t for t in loaded.tasks if t.kind == TaskKind.CONSULTATION and t.assignee_id == user.id],
+                TaskStatus.COMPLETED, user)
     return {"position": args.position.value}
 
 
 async def _close_consultation(uow, loaded, user, args) -> dict:
-    unanswered = [t for t in loaded.tasks if t.kind == "consultation" and t.status == TaskStatus.OPEN]
-    items.close_tasks(uow, unanswered, TaskStatus.EXPIRED, None)
+    unanswered = [t for t in loaded.tasks if t.kind == TaskKind.CONSULTATION and t.status == TaskStatus.OPEN]
+    close_tasks(uow, unanswered, TaskStatus.EXPIRED, None)
     return {"no_response": len(unanswered)}
 
 
 async def _give_guidance(uow, loaded, user, args: GiveGuidanceArgs) -> dict:
-    items.close_tasks(uow, [t for t in loaded.tasks if t.kind == "guidance"], TaskStatus.COMPLETED, user)
+    close_tasks(uow, [t for t in loaded.tasks if t.kind == TaskKind.GUIDANCE], TaskStatus.COMPLETED, user)
     if args.conditions:
         loaded.item.conditions = args.conditions
     return {"decision": args.decision.value, **({"conditions": args.conditions} if args.conditions else {})}
@@ -214,44 +209,40 @@ async def _resubmit(uow, loaded, user, args: ResubmitArgs) -> dict:
     changes = await _apply_fields(uow, p, args.changes, user, "changes.")
     _require_complete(p, "changes.")
     p.submitted_by_id = user.id
-    uow.emit(DomainEvent("submitted", ITEM, p.id, p.reference, {"round": p.round + 1}))
+    uow.emit(DomainEvent(EventName.SUBMITTED, ITEM, p.id, p.reference, {"round": p.round + 1}))
     return {"changes": changes}
-
-
-async def _nothing(uow, loaded, user, args) -> dict:
-    return {}
 
 
 EFFECTS = {
     ProposalAction.SUBMIT: _submit,
     ProposalAction.REVIEW: _review,
     ProposalAction.OPEN_CONSULTATION: _open_consultation,
-    ProposalAction.REFER_TO_CO_CHAIRS: _nothing,
+    ProposalAction.REFER_TO_CO_CHAIRS: no_effect,
     ProposalAction.RESPOND: _respond,
     ProposalAction.CLOSE_CONSULTATION: _close_consultation,
     ProposalAction.GIVE_GUIDANCE: _give_guidance,
     ProposalAction.RESUBMIT: _resubmit,
-    ProposalAction.WITHDRAW: _nothing,
+    ProposalAction.WITHDRAW: no_effect,
 }
 
 
 def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
-    """Open the tasks of the state the proposal enters, and tell the submitter of decisions."""
-    p, svc, state = loaded.item, uow.services, step.outcome.to_state
+    """Open the tasks of the state the proposal enters, and tell people of decisions."""
+    p, state = loaded.item, step.outcome.to_state
     if state is ProposalState.CO_MANAGER_REVIEW:
         p.round += 1
         p.split = False
-        due = svc.calendar.due_in(uow.now, svc.policy.task("review").due_business_days)
+        due = due_in(uow, TaskKind.REVIEW)
         for country in SEAT_COUNTRIES:
-            loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
-                                                kind="review", due_at=due, round=p.round,
-                                                role=Role.CO_MANAGER, country=country))
+            loaded.tasks.append(open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
+                                          kind=TaskKind.REVIEW, due_at=due, round=p.round,
+                                          role=Role.CO_MANAGER, country=country))
     elif state is ProposalState.CO_CHAIR_GUIDANCE:
         if step.action is ProposalAction.REVIEW:
             p.split = True  # one endorsed, one declined: the co-chairs arbitrate
-        due = svc.calendar.due_in(uow.now, svc.policy.task("guidance").due_business_days)
-        loaded.tasks.append(items.open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
-                                            kind="guidance", due_at=due, round=p.round, role=Role.CO_CHAIR))
+        loaded.tasks.append(open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
+                                      kind=TaskKind.GUIDANCE, due_at=due_in(uow, TaskKind.GUIDANCE), round=p.round,
+                                      role=Role.CO_CHAIR))
     if state in (ProposalState.REVISION_REQUESTED, ProposalState.APPROVED, ProposalState.DECLINED):
         # The words behind a decision: this round's reasons for revise/decline, or the co-chair's.
         if step.action is ProposalAction.REVIEW:
@@ -259,20 +250,27 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
                        and v.recommendation != "endorse"]
         else:
             reasons = [c for c in [getattr(step.args, "comment", None)] if c]
-        uow.emit(DomainEvent("decision", ITEM, p.id, p.reference, {"outcome": state.value, "reasons": reasons}))
+        outcome = "approved_with_conditions" if state is ProposalState.APPROVED and p.conditions else state.value
+        uow.emit(DomainEvent(EventName.DECISION, ITEM, p.id, p.reference,
+                             {"outcome": outcome, "reasons": reasons, "conditions": p.conditions}))
     elif state is ProposalState.WITHDRAWN:
-        uow.emit(DomainEvent("withdrawn", ITEM, p.id, p.reference, {}))
+        uow.emit(DomainEvent(EventName.MILESTONE, ITEM, p.id, p.reference,
+                             {"milestone": "withdrawn", "comment": getattr(step.args, "comment", None)}))
 
 
+async def _choices(uow: UnitOfWork, loaded: Loaded, user: User, action: str) -> dict[str, list[Choice]]:
+    """The stakeholders a co-manager may invite to a consultation: the active stakeholder users."""
+    if action != ProposalAction.OPEN_CONSULTATION:
+        return {}
+    found = (await uow.session.exec(select(User).where(User.role == Role.STAKEHOLDER.value, User.active.is_(True))
+                                    .order_by(User.name, User.id))).all()
+    return {"stakeholders": [(u.email, f"{u.name} ({u.organisation})" if u.organisation else u.name) for u in found]}
 
-PROPOSALS = register(Workflow(
+
+PROPOSALS = Workflow(
     kind=ITEM, path="proposals", prefix=PREFIX, model=Proposal, lifecycle=LIFECYCLE,
-    create_schema=ProposalCreate, update_schema=ProposalUpdate, arguments=ARGUMENTS, effects=EFFECTS,
-    facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter, title=lambda p: p.title,
-    load_extra=_votes, visible=_visible, redact=_redact, staff_details=_staff_details,
-))
-
-
-# The names the demo and the benchmarks call.
-create_proposal = PROPOSALS.create
-act = PROPOSALS.act
+    create_schema=ProposalCreate, update_schema=ProposalUpdate, public_schema=ProposalPublic, arguments=ARGUMENTS,
+    effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter, title=lambda p: p.title,
+    wording=WORDING, timers=TIMERS, load_extra=_votes, visible=_visible, redact=_redact,
+    staff_details=_staff_details, choices=_choices,
+)

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class EventName(StrEnum):
+    SUBMITTED = "submitted"  # an item (re)submitted: {"round"}
+    TASK_ASSIGNED = "task_assigned"  # {"task"}
+    DECISION = "decision"  # a decision the submitter is told of: {"outcome", "reasons", "conditions"?}
+    MILESTONE = "milestone"  # a step of a lifecycle people are told of: {"milestone", ...}
+    REMINDER = "reminder"  # of an open task, by the sweep: {"task", "seq"}
+    ESCALATION = "escalation"  # of an overdue task, by the sweep: {"task", "seq", "overdue_business_days"}
 
 
 @dataclass(frozen=True)
 class DomainEvent:
-    name: str  # submitted, task_assigned, decision, withdrawn, resubmitted, ...
+    name: EventName
     item_kind: str
     item_id: int
     reference: str

@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
-from services.schemas import Comment, Strict, TaskPublic, not_null
-from services.users import normalise_email
-from services.errors import InvalidInput
+from services.engine.errors import InvalidInput
+from services.engine.people import normalise_email
+from services.engine.schemas import Comment, ItemPublic, Resubmit, Strict, comment_required, not_null
 from states.secondment import ChecklistItem, ExtensionDecision, NominationDecision
 
 
@@ -90,16 +90,14 @@ class DecideArgs(Strict):
     decision: NominationDecision
     comment: Comment
 
-    @model_validator(mode="after")
-    def _reason(self):
-        if self.decision is not NominationDecision.ACCEPT and not self.comment:
-            raise ValueError(f"a comment is required to '{self.decision.value}'")
-        return self
+    def problems(self) -> list[tuple[str, str]]:
+        d = self.decision
+        return comment_required(self.comment, d is not NominationDecision.ACCEPT,
+                                f"to {d.value.replace('_', ' ')}")
 
 
-class SecondmentResubmitArgs(Strict):
-    changes: SecondmentUpdate = Field(default_factory=SecondmentUpdate)
-    comment: Comment
+class SecondmentResubmitArgs(Resubmit[SecondmentUpdate]):
+    pass
 
 
 class ConfirmArrangementArgs(Strict):
@@ -124,11 +122,8 @@ class DecideExtensionArgs(Strict):
     decision: ExtensionDecision
     comment: Comment
 
-    @model_validator(mode="after")
-    def _reason(self):
-        if self.decision is ExtensionDecision.DECLINE and not self.comment:
-            raise ValueError("a comment is required to decline an extension")
-        return self
+    def problems(self) -> list[tuple[str, str]]:
+        return comment_required(self.comment, self.decision is ExtensionDecision.DECLINE, "to decline an extension")
 
 
 class FinalReportArgs(Strict):
@@ -161,12 +156,7 @@ class ExtensionRequestPublic(BaseModel):
     justification: str
 
 
-class SecondmentPublic(BaseModel):
-    id: int
-    reference: str
-    member_state: str
-    state: str
-    version: int
+class SecondmentPublic(ItemPublic):
     nominee: NomineePublic
     proposed_role: str
     proposal_reference: str | None
@@ -180,9 +170,3 @@ class SecondmentPublic(BaseModel):
     extension_request: ExtensionRequestPublic | None  # waiting for the co-managers' decision
     final_report: str | None
     final_report_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    submitted_at: datetime | None
-    closed_at: datetime | None
-    available_actions: list[str]
-    tasks: list[TaskPublic]

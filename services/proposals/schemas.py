@@ -5,10 +5,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
-from services.reference_data import CURRENCIES, member_codes
-from services.schemas import CommentArgs, Comment, not_null, HistoryPublic, Strict, SubmitArgs, TaskPublic  # noqa: F401
+from services.config.reference_data import CURRENCIES, member_codes
+from services.engine.schemas import Comment, ItemPublic, Resubmit, Strict, comment_required, not_null
 from states.proposal import GuidanceDecision, Position, Recommendation
 
 
@@ -80,11 +80,21 @@ class ProposalUpdate(Strict):
             raise ValueError(f"not Bali Process member codes: {', '.join(unknown)}")
         return codes
 
-    @model_validator(mode="after")
-    def _dates(self):
-        if self.proposed_start and self.proposed_end and self.proposed_end < self.proposed_start:
-            raise ValueError("proposed_end must not be before proposed_start")
-        return self
+    @field_validator("proposed_end")
+    @classmethod
+    def _not_before_start(cls, end, info):
+        # Checked with the other fields (the start, when valid, is read first), so that every
+        # message of one form comes at once.
+        for _, message in end_before_start(info.data.get("proposed_start"), end):
+            raise ValueError(message)
+        return end
+
+
+def end_before_start(start: date | None, end: date | None) -> list[tuple[str, str]]:
+    """An end before the start, as (field, message)."""
+    if start and end and end < start:
+        return [("proposed_end", f"must not be before the proposed start ({start.strftime('%-d %B %Y')})")]
+    return []
 
 
 class ProposalCreate(ProposalUpdate):
@@ -97,11 +107,9 @@ class ReviewArgs(Strict):
     recommendation: Recommendation
     comment: Comment
 
-    @model_validator(mode="after")
-    def _reason(self):
-        if self.recommendation is not Recommendation.ENDORSE and not self.comment:
-            raise ValueError(f"a comment is required to recommend '{self.recommendation.value}'")
-        return self
+    def problems(self) -> list[tuple[str, str]]:
+        r = self.recommendation
+        return comment_required(self.comment, r is not Recommendation.ENDORSE, f"to recommend {r.value}")
 
 
 class OpenConsultationArgs(Strict):
@@ -114,11 +122,10 @@ class RespondArgs(Strict):
     position: Position
     comment: Comment
 
-    @model_validator(mode="after")
-    def _reason(self):
-        if self.position is not Position.SUPPORT and not self.comment:
-            raise ValueError(f"a comment is required with position '{self.position.value}'")
-        return self
+    def problems(self) -> list[tuple[str, str]]:
+        p = self.position
+        return comment_required(self.comment, p is not Position.SUPPORT,
+                                f"with the position {p.value.replace('_', ' ')}")
 
 
 class GiveGuidanceArgs(Strict):
@@ -126,21 +133,19 @@ class GiveGuidanceArgs(Strict):
     conditions: str | None = Field(default=None, max_length=5000)
     comment: Comment
 
-    @model_validator(mode="after")
-    def _consistent(self):
-        d = self.decision
+    def problems(self) -> list[tuple[str, str]]:
+        d, found = self.decision, []
         if d is GuidanceDecision.APPROVE_WITH_CONDITIONS and not self.conditions:
-            raise ValueError("conditions are required with 'approve_with_conditions'")
+            found.append(("conditions", "required to approve with conditions"))
         if d is not GuidanceDecision.APPROVE_WITH_CONDITIONS and self.conditions:
-            raise ValueError("conditions go only with 'approve_with_conditions'")
-        if d in (GuidanceDecision.DECLINE, GuidanceDecision.RETURN_TO_CO_MANAGERS) and not self.comment:
-            raise ValueError(f"a comment is required to '{d.value}'")
-        return self
+            found.append(("conditions", "conditions go only with the decision to approve with conditions"))
+        return found + comment_required(self.comment, d in (GuidanceDecision.DECLINE,
+                                                            GuidanceDecision.RETURN_TO_CO_MANAGERS),
+                                        f"to {d.value.replace('_', ' ')}")
 
 
-class ResubmitArgs(Strict):
-    changes: ProposalUpdate = Field(default_factory=ProposalUpdate)
-    comment: Comment
+class ResubmitArgs(Resubmit[ProposalUpdate]):
+    pass
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -163,13 +168,7 @@ class ResponsePublic(BaseModel):
     at: datetime
 
 
-class ProposalPublic(BaseModel):
-    id: int
-    reference: str
-    member_state: str
-    state: str
-    round: int
-    version: int
+class ProposalPublic(ItemPublic):
     split: bool
     title: str
     summary: str
@@ -181,12 +180,6 @@ class ProposalPublic(BaseModel):
     proposed_start: date | None
     proposed_end: date | None
     conditions: str | None
-    created_at: datetime
-    updated_at: datetime
-    submitted_at: datetime | None
-    closed_at: datetime | None
-    available_actions: list[str]
-    tasks: list[TaskPublic]
     # Only for RSO staff (co-managers, co-chairs, admin), on a single proposal.
     reviews: list[ReviewPublic] | None = None
     consultation_responses: list[ResponsePublic] | None = None

@@ -1,0 +1,112 @@
+"""Delivery: passes over the outbox claim what is due, send it over SMTP (or capture it when no
+server is configured) and record each outcome, with retries that back off. The outbox, not
+memory, is the truth: a crash delays mail but loses none, and a message is never sent twice.
+
+A new message is due at once, whatever moment the change that wrote it was stamped with (a
+sweep run as of a future moment included); only a retry waits for its `next_attempt_at`.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from notifications.outbox import OutboxMessage, OutboxStatus
+from notifications.smtp import SmtpConfig, build, send_all
+
+log = logging.getLogger("rso.mail")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    base_url: str  # links in emails
+    mail_from: str
+    smtp: SmtpConfig | None  # None: capture locally instead of sending
+    max_attempts: int = 8
+    first_retry: timedelta = timedelta(seconds=30)
+    longest_retry: timedelta = timedelta(hours=1)
+    claim_for: timedelta = timedelta(minutes=5)
+
+
+@dataclass
+class DeliveryReport:
+    claimed: int = 0
+    sent: int = 0
+    captured: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def _due(t: sa.Table, now: datetime):
+    return sa.or_(sa.and_(t.c.status == OutboxStatus.PENDING,
+                          sa.or_(t.c.attempts == 0, t.c.next_attempt_at <= now)),
+                  sa.and_(t.c.status == OutboxStatus.SENDING, t.c.claimed_until < now))
+
+
+async def deliver_once(sessions: Callable[[], AsyncSession], clock: Callable[[], datetime], settings: MailSettings,
+                       *, batch: int = 500, connections: int = 8) -> DeliveryReport:
+    """One delivery pass over what is due. `sessions` opens a writing session on the service's
+    database. Rows are claimed (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite)
+    so concurrent passes never take the same one; a pass that dies after claiming leaves them
+    to be taken again when the claim runs out. The claim and the outcome are one statement
+    each, whatever the batch size."""
+    report = DeliveryReport()
+    t = OutboxMessage.__table__
+    async with sessions() as session:
+        now = clock()
+        # A materialised CTE, so that PostgreSQL locks (and skips) rows once, never re-running
+        # the LIMIT inside a join and claiming more than `batch`.
+        due = (sa.select(t.c.id).where(_due(t, now)).order_by(t.c.id).limit(batch)
+               .with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED"))
+        if settings.smtp is None:
+            values = {"status": OutboxStatus.CAPTURED, "sent_at": now, "attempts": t.c.attempts + 1,
+                      "claimed_until": None}
+        else:
+            values = {"status": OutboxStatus.SENDING, "claimed_until": now + settings.claim_for}
+        claim = (sa.update(t).where(t.c.id.in_(sa.select(due.c.id))).values(**values)
+                 .returning(t.c.id, t.c.to_email, t.c.to_name, t.c.subject, t.c.body_text, t.c.body_html,
+                            t.c.message_id, t.c.attempts))
+        rows = sorted((await session.exec(claim)).all(), key=lambda r: r.id)
+        await session.commit()
+    report.claimed = len(rows)
+    if settings.smtp is None:
+        report.captured = len(rows)
+        return report
+    if not rows:
+        return report
+
+    outgoing = [build(key=r.id, mail_from=settings.mail_from, to_email=r.to_email, to_name=r.to_name,
+                      subject=r.subject, text=r.body_text, html=r.body_html, message_id=r.message_id)
+                for r in rows]
+    results = {res.key: res for res in await send_all(settings.smtp, outgoing, connections=connections)}
+
+    async with sessions() as session:
+        now = clock()
+        sent = [r.id for r in rows if results[r.id].ok]
+        if sent:
+            await session.exec(
+                sa.update(t).where(t.c.id.in_(sent))
+                .values(status=OutboxStatus.SENT, sent_at=now, last_error=None, claimed_until=None,
+                        attempts=t.c.attempts + 1))
+        report.sent = len(sent)
+        for row in rows:
+            res = results[row.id]
+            if res.ok:
+                continue
+            attempts = row.attempts + 1
+            if attempts >= settings.max_attempts:
+                values = {"status": OutboxStatus.FAILED}
+                report.failed += 1
+                log.error("email %s to %s failed for good: %s", row.id, row.to_email, res.error)
+            else:
+                delay = min(settings.first_retry * 2 ** (attempts - 1), settings.longest_retry)
+                values = {"status": OutboxStatus.PENDING, "next_attempt_at": now + delay}
+                report.retrying += 1
+            await session.exec(sa.update(t).where(t.c.id == row.id)
+                                  .values(attempts=attempts, claimed_until=None, last_error=res.error, **values))
+        await session.commit()
+    return report

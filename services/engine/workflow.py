@@ -1,0 +1,464 @@
+"""One set of application services for every lifecycle.
+
+A lifecycle's items (proposals, secondments, ...) are served by a `Workflow`: the pure
+lifecycle of `states/`, the item's table, its input and output schemas, and hooks for what is
+particular to it (the effects of its actions, what entering a state opens, how it looks going
+out, its timed steps and its emails' wording). Everything else is here, once: finding an item
+the caller may see, the refusals in their order, If-Match, idempotent creation, references,
+locking, tasks closed on leaving a state, the history event, the domain events, one
+transaction per change, and the task inbox over every lifecycle the service serves.
+
+This module names no lifecycle: `services.wiring` hands the service its lifecycles.
+
+An item's table has at least: id, reference, member_state (the owning member state),
+created_by_id, submitted_by_id, state, version (optimistic lock), created_at, updated_at,
+submitted_at, closed_at.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from sqlalchemy import false
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from services.engine import items, tasks
+from services.engine.errors import Forbidden, InvalidInput, NotFound
+from services.engine.events import DomainEvent
+from services.engine.items import check_version, parse, record
+from services.engine.models import HistoryEvent, User
+from services.engine.people import actor_of, is_staff
+from services.engine.schemas import HistoryPublic, ItemPublic, TaskPublic
+from services.engine.tasks import Task, TaskStatus
+from states.common import ActionNotAvailable, Actor, Role
+from states.lifecycle import Lifecycle, Outcome
+
+if TYPE_CHECKING:
+    from services.infra.uow import Services, UnitOfWork
+
+MAX_ID = 2**31 - 1
+
+
+class Loaded:
+    """An item with what its lifecycle decisions need: its open tasks and whatever else the
+    workflow loads (`extra`: a proposal's votes, a secondment's checklist)."""
+
+    def __init__(self, item: Any, tasks_: list[Task], extra: Any = None):
+        self.item, self.tasks, self.extra = item, tasks_, extra
+
+
+@dataclass
+class Step:
+    """One action being taken, as the hooks see it."""
+
+    action: StrEnum
+    outcome: Outcome
+    user: User | None  # None: the system, on a timer
+    args: BaseModel
+    details: dict = field(default_factory=dict)  # what the effect recorded, for the history
+
+
+Effect = Callable[["UnitOfWork", Loaded, User, Any], Awaitable[dict]]
+
+
+async def no_effect(uow: UnitOfWork, loaded: Loaded, user: User, args: Any) -> dict:
+    """An action whose whole effect is its move (and what entering its state opens)."""
+    return {}
+Choice = tuple[str, str | None]  # (value, label); no label: the value's usual words
+
+
+class Audience(StrEnum):
+    """Who a lifecycle's milestone email goes to."""
+
+    SUBMITTER = "submitter"  # the member state official who (re)submitted the item last
+    CO_MANAGERS = "co_managers"  # both co-managers (never of an item the RSO has not received)
+
+
+@dataclass(frozen=True)
+class Milestone:
+    word: str  # in the subject: "RSO-S-2027-0001 started: …"
+    sentence: str
+    audience: frozenset[Audience]
+    details: list[tuple[str, str]] = field(default_factory=list)  # (label, value) lines of the email
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a lifecycle's emails speak: each lifecycle writes its own."""
+
+    item_label: str  # "proposal", "nomination"
+    next_step: str  # what happens after a submission
+    task_names: dict[str, str]  # by task kind: "co-manager review"
+    task_subjects: dict[str, str]  # "Review requested"
+    task_sentence: Callable[[Task, User, Any], str]  # what the task asks of this person, for this item
+    decisions: dict[str, tuple[str, str]]  # by outcome: (subject word, sentence to the submitter)
+    milestone: Callable[[Any, DomainEvent], Milestone]  # the email of a milestone event
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A step a lifecycle's calendar takes by itself, run by each deadline sweep (and as a
+    Prefect task of its own, named `name`). It adds what it did to the counts, by name."""
+
+    name: str  # "close-consultations"
+    run: Callable[[Services, datetime, Counter], Awaitable[None]]
+    counts: dict[str, str]  # the count names it adds to, and how the command line words them
+
+
+@dataclass
+class ItemPage:
+    """All a page shows of one item, read in one transaction."""
+
+    item: BaseModel  # the view, with the caller's available actions
+    history: list[HistoryPublic]
+    diagram: str
+    choices: dict[str, dict[str, list[Choice]]]  # per available action, per field: what may be chosen
+
+
+def _nothing_extra(uow: UnitOfWork, rows: list) -> Awaitable[dict[int, Any]]:
+    async def none():
+        return {}
+    return none()
+
+
+async def _no_choices(uow: UnitOfWork, loaded: Loaded, user: User, action: str) -> dict[str, list[Choice]]:
+    return {}
+
+
+@dataclass
+class Workflow:
+    kind: str  # item_kind of tasks and history events: "proposal"
+    path: str  # the collection in URLs: "proposals"
+    prefix: str  # of references: "RSO-P"
+    model: type  # the table
+    lifecycle: Lifecycle
+    create_schema: type[BaseModel]
+    update_schema: type[BaseModel]
+    public_schema: type[BaseModel]
+    arguments: dict[StrEnum, type[BaseModel]]
+    effects: dict[StrEnum, Effect]
+    facts: Callable[[Loaded], Any]
+    view: Callable[[Loaded], dict]  # the item's own fields of `public_schema` (the engine adds the shared ones)
+    apply_fields: Callable[[UnitOfWork, Any, BaseModel, User, str], Awaitable[dict]]  # -> changes, JSON-ready
+    enter: Callable[[UnitOfWork, Loaded, Step], None]  # tasks and events of a state entered (not on self-loops)
+    title: Callable[[Any], str]  # in the inbox and emails
+    wording: Wording
+    timers: tuple[Timer, ...] = ()
+    load_extra: Callable[[UnitOfWork, list], Awaitable[dict[int, Any]]] = _nothing_extra
+    visible: Callable[[User], Any] | None = None  # the SQL clause; default: own member state, staff submitted
+    redact: Callable[[HistoryEvent, User], tuple[str | None, dict]] | None = None
+    staff_details: Callable[[UnitOfWork, BaseModel], Awaitable[None]] | None = None
+    # What an action's fields may take beyond their schema: a lifecycle's own lists (the
+    # stakeholders one may invite). The lifecycle's branches (checklist items still open) come anyway.
+    choices: Callable[[UnitOfWork, Loaded, User, str], Awaitable[dict[str, list[Choice]]]] = _no_choices
+    creator_role: Role = Role.MEMBER_STATE
+
+    def __post_init__(self):
+        self.reference_pattern = re.compile(rf"{re.escape(self.prefix)}-\d{{4}}-\d{{4,8}}")
+        self.noun = self.lifecycle.noun
+        self.draft_state = next(iter(self.lifecycle.states)).value  # where every item starts; editable only there
+
+    # --- finding ---------------------------------------------------------------------------
+
+    def _by_id_or_reference(self, id_or_ref: str | int):
+        m = self.model
+        text = str(id_or_ref).strip().upper()
+        if text.isascii() and text.isdigit():
+            return m.id == int(text) if len(text) < 11 and int(text) <= MAX_ID else false()
+        if self.reference_pattern.fullmatch(text):
+            return m.reference == text
+        return false()  # not an id nor a reference: nothing to find
+
+    def visible_clause(self, user: User):
+        if self.visible is not None:
+            return self.visible(user)
+        m = self.model
+        if user.role == Role.MEMBER_STATE:
+            return m.member_state == user.member_state
+        if is_staff(user):
+            # A draft stays with its member state, even one withdrawn before it was submitted.
+            return m.submitted_at.is_not(None)
+        return false()
+
+    async def load(self, uow: UnitOfWork, user: User, id_or_ref: str | int, *, lock: bool = False):
+        q = select(self.model).where(self._by_id_or_reference(id_or_ref), self.visible_clause(user))
+        if lock:
+            q = q.with_for_update(of=self.model)
+        item = (await uow.session.exec(q)).first()
+        if item is None:
+            raise NotFound(f"{self.noun} '{id_or_ref}'")
+        if lock:
+            # Events are stamped once the row is ours: their times follow the order they commit in.
+            uow.now = uow.services.clock()
+        return item
+
+    async def load_many(self, uow: UnitOfWork, rows: list) -> list[Loaded]:
+        live = [r.id for r in rows if self.lifecycle.states(r.state) not in self.lifecycle.final]
+        open_ = await tasks.open_tasks_of(uow, self.kind, live)
+        extra = await self.load_extra(uow, rows)
+        return [Loaded(r, [t for t in open_ if t.item_id == r.id], extra.get(r.id)) for r in rows]
+
+    async def load_one(self, uow: UnitOfWork, item) -> Loaded:
+        (loaded,) = await self.load_many(uow, [item])
+        return loaded
+
+    def available(self, loaded: Loaded, user: User) -> list[str]:
+        return self.lifecycle.available_actions(self.facts(loaded), actor_of(user))
+
+    def present(self, svc: Services, loaded: Loaded, user: User, names: dict[int, str], now: datetime) -> BaseModel:
+        """The item as `user` sees it: the fields every item has, its own, the caller's
+        available actions and its open tasks."""
+        item = loaded.item
+        shared = {name: getattr(item, name) for name in ItemPublic.model_fields if hasattr(item, name)}
+        open_tasks = [task_view(svc, t, reference=item.reference, title=self.title(item), names=names, now=now)
+                      for t in loaded.tasks if t.status == TaskStatus.OPEN]
+        return self.public_schema(**shared, **self.view(loaded), available_actions=self.available(loaded, user),
+                                  tasks=open_tasks)
+
+    async def _view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:
+        view = self.present(uow.services, loaded, user, await tasks.assignee_names(uow, loaded.tasks), uow.now)
+        if self.staff_details and is_staff(user):
+            await self.staff_details(uow, view)
+        return view
+
+    async def _flushed_view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:
+        """The item as a change leaves it (its new version written), before the commit."""
+        await uow.session.flush()
+        loaded.tasks = [t for t in loaded.tasks if t.status == TaskStatus.OPEN]
+        return self.present(uow.services, loaded, user, await tasks.assignee_names(uow, loaded.tasks), uow.now)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def get(self, svc: Services, *, user: User, id_or_ref: str | int) -> BaseModel:
+        """One item the caller may see, with their available actions and its open tasks."""
+        async with svc.uow(write=False) as uow:
+            return await self._view(uow, await self.load_one(uow, await self.load(uow, user, id_or_ref)), user)
+
+    async def page(self, svc: Services, *, user: User, id_or_ref: str | int) -> ItemPage:
+        """What a person's page of one item shows, in one read: the item, its history, its
+        diagram, and for each action they may take now, what its fields may take."""
+        async with svc.uow(write=False) as uow:
+            loaded = await self.load_one(uow, await self.load(uow, user, id_or_ref))
+            view = await self._view(uow, loaded, user)
+            history = [self._history_view(e, user) for e in await items.history(uow, self.kind, loaded.item.id)]
+            facts, actor = self.facts(loaded), actor_of(user)
+            choices = {}
+            for action in view.available_actions:
+                choices[action] = {f: [(v, None) for v in values]
+                                   for f, values in self.lifecycle.choices(facts, actor, action).items()}
+                choices[action].update(await self.choices(uow, loaded, user, action))
+        return ItemPage(view, history, self.lifecycle.diagram(loaded.item.state), choices)
+
+    async def list(self, svc: Services, *, user: User, state: str | None = None, limit: int = 50,
+                   offset: int = 0) -> list:
+        """The items the caller may see, newest first."""
+        m = self.model
+        q = select(m).where(self.visible_clause(user))
+        if state is not None:
+            try:
+                q = q.where(m.state == self.lifecycle.states(state).value)
+            except ValueError:
+                raise InvalidInput.one("state", "must be one of "
+                                       + ", ".join(s.value for s in self.lifecycle.states)) from None
+        q = q.order_by(m.id.desc()).limit(limit).offset(offset)
+        async with svc.uow(write=False) as uow:
+            loaded = await self.load_many(uow, list((await uow.session.exec(q)).all()))
+            names = await tasks.assignee_names(uow, [t for x in loaded for t in x.tasks])
+            return [self.present(svc, x, user, names, uow.now) for x in loaded]
+
+    async def history(self, svc: Services, *, user: User, id_or_ref: str | int) -> list[HistoryPublic]:
+        """Every event of an item the caller may see, oldest first."""
+        async with svc.uow(write=False) as uow:
+            item = await self.load(uow, user, id_or_ref)
+            events = await items.history(uow, self.kind, item.id)
+        return [self._history_view(e, user) for e in events]
+
+    def _history_view(self, e: HistoryEvent, user: User) -> HistoryPublic:
+        comment, arguments = self.redact(e, user) if self.redact else (e.comment, e.arguments)
+        return HistoryPublic(id=e.id, at=e.at, actor=e.actor_name, actor_role=e.actor_role, action=e.action,
+                             from_state=e.from_state, to_state=e.to_state, comment=comment, arguments=arguments)
+
+    async def diagram(self, svc: Services, *, user: User, id_or_ref: str | int) -> str:
+        """The lifecycle as Mermaid text with the item's current state marked."""
+        async with svc.uow(write=False) as uow:
+            item = await self.load(uow, user, id_or_ref)
+        return self.lifecycle.diagram(item.state)
+
+    # --- creating and editing --------------------------------------------------------------
+
+    def can_edit(self, user: User, item) -> bool:
+        """Whether the caller may edit this item now: its member state's official, a draft."""
+        return user.role == self.creator_role and item.state == self.draft_state
+
+    def require_creator(self, user: User) -> None:
+        if user.role != self.creator_role:
+            raise Forbidden(f"only a {self.creator_role.value.replace('_', ' ')} official may create or edit "
+                            f"{self.path}")
+
+    async def create(self, svc: Services, *, user: User, data: Any,
+                     idempotency_key: str | None = None) -> tuple[BaseModel, bool]:
+        """The caller drafts an item for their member state.
+
+        Returns (item, created). With an Idempotency-Key already used by this user for the
+        same request, returns the item that request created, and created=False."""
+        return await self.save(svc, user=user, data=data, idempotency_key=idempotency_key)
+
+    async def update(self, svc: Services, *, user: User, id_or_ref: str | int, data: Any,
+                     if_match: str | None = None) -> BaseModel:
+        """The owning member state edits its draft. Records an `edit` event with the changes."""
+        item, _ = await self.save(svc, user=user, id_or_ref=id_or_ref, data=data, if_match=if_match)
+        return item
+
+    async def save(self, svc: Services, *, user: User, data: Any, id_or_ref: str | int | None = None,
+                   submit: bool = False, idempotency_key: str | None = None,
+                   if_match: str | None = None) -> tuple[BaseModel, bool]:
+        """Create a draft (no `id_or_ref`) or edit one, and with `submit` submit it too: one
+        transaction, so a refused submission leaves neither a new draft nor a half-made edit.
+        Returns (item, created); see `create` for the Idempotency-Key."""
+        self.require_creator(user)
+        fields = parse(self.create_schema if id_or_ref is None else self.update_schema, data)
+        key = items.check_idempotency_key(idempotency_key) if id_or_ref is None else None
+        digest = items.request_hash(data)
+        existing = None
+        for attempt in (1, 2):
+            try:
+                async with svc.uow() as uow:
+                    if key and (existing := await items.replayed_item_id(
+                            uow, user=user, item_kind=self.kind, key=key, digest=digest)) is not None:
+                        break
+                    if id_or_ref is None:
+                        item = await self._create_in(uow, user, fields, key, digest)
+                    else:
+                        item = await self._edit_in(uow, user, id_or_ref, fields, if_match)
+                    loaded = await self.load_one(uow, item)
+                    if submit:
+                        await self.take(uow, loaded, user, "submit", {})
+                    view = await self._flushed_view(uow, loaded, user)
+                    await uow.commit()
+                return view, id_or_ref is None
+            except IntegrityError:
+                # The same key committed by a concurrent request: answer with its item (next lap).
+                if not key or attempt == 2:
+                    raise
+        return await self.get(svc, user=user, id_or_ref=existing), False
+
+    async def _create_in(self, uow: UnitOfWork, user: User, fields: BaseModel, key: str | None, digest: str):
+        reference = await items.next_reference(uow, self.prefix, uow.now.astimezone(uow.services.timezone).year)
+        item = self.model(reference=reference, member_state=user.member_state, created_by_id=user.id,
+                          state=self.draft_state, created_at=uow.now, updated_at=uow.now)
+        changes = await self.apply_fields(uow, item, fields, user, "")
+        uow.session.add(item)
+        await uow.session.flush()
+        record(uow, item_kind=self.kind, item_id=item.id, actor=user, action="create", from_state=None,
+               to_state=item.state, arguments=changes)
+        if key:
+            items.remember_key(uow, user=user, item_kind=self.kind, key=key, digest=digest, item_id=item.id)
+        return item
+
+    async def _edit_in(self, uow: UnitOfWork, user: User, id_or_ref: str | int, fields: BaseModel,
+                       if_match: str | None):
+        item = await self.load(uow, user, id_or_ref, lock=True)
+        check_version(if_match, item.version)
+        if item.state != self.draft_state:
+            raise ActionNotAvailable("edit", item.state, self.available(await self.load_one(uow, item), user),
+                                     "only a draft can be edited; after a request for changes, use 'resubmit'")
+        changes = await self.apply_fields(uow, item, fields, user, "")
+        if changes:
+            item.updated_at = uow.now
+            record(uow, item_kind=self.kind, item_id=item.id, actor=user, action="edit", from_state=item.state,
+                   to_state=item.state, arguments=changes)
+        return item
+
+    # --- actions ---------------------------------------------------------------------------
+
+    async def act(self, svc: Services, *, user: User, id_or_ref: str | int, action: str,
+                  arguments: Any = None, if_match: str | None = None) -> BaseModel:
+        """Take one lifecycle action on an item the caller may see.
+
+        Refusals, in this order: NotFound (not visible), UnknownAction, NotPermitted (never for
+        this role), VersionConflict (If-Match is not the current version), ActionNotAvailable
+        (not now; lists what is), InvalidInput (the arguments). Otherwise, in one transaction:
+        the effects, tasks closed and opened, one history event, the domain events."""
+        async with svc.uow() as uow:
+            loaded = await self.load_one(uow, await self.load(uow, user, id_or_ref, lock=True))
+            await self.take(uow, loaded, user, action, arguments, if_match)
+            view = await self._flushed_view(uow, loaded, user)
+            await uow.commit()
+        return view
+
+    async def take(self, uow: UnitOfWork, loaded: Loaded, user: User | None, action: str, arguments: Any,
+                   if_match: str | None = None, *, system_actor: Actor | None = None) -> Step:
+        """The action inside the caller's unit of work (`user` None with `system_actor`: the
+        system acting on its own, e.g. a deadline)."""
+        item, lc = loaded.item, self.lifecycle
+        facts, actor = self.facts(loaded), (system_actor or actor_of(user))
+        act_ = lc.check(facts, actor, action)
+        check_version(if_match, item.version)
+        args = parse(self.arguments[act_], arguments)
+        routing = {}
+        if act_ in lc.routing_arguments:
+            name = lc.routing_arguments[act_][0]
+            routing[name] = getattr(args, name).value
+        outcome = lc.outcome(facts, actor, act_, **routing)
+        before = list(loaded.tasks)
+        step = Step(act_, outcome, user, args)
+        step.details = await self.effects[act_](uow, loaded, user, args)
+        if outcome.changed:
+            # Leaving a state ends what was still open in it (not what the action just opened).
+            tasks.close_tasks(uow, before, TaskStatus.CANCELLED)
+            loaded.tasks = [t for t in loaded.tasks if t not in before]
+            item.state = outcome.to_state.value
+            if outcome.to_state in lc.final:
+                item.closed_at = uow.now
+            self.enter(uow, loaded, step)
+        item.updated_at = uow.now  # every action moves the version on
+        record(uow, item_kind=self.kind, item_id=item.id, actor=user, action=act_.value,
+               from_state=outcome.from_state.value, to_state=outcome.to_state.value,
+               comment=getattr(args, "comment", None), arguments=step.details)
+        return step
+
+
+# --- tasks, over every lifecycle served ------------------------------------------------------
+
+def task_view(svc: Services, task: Task, *, reference: str, title: str, names: dict[int, str],
+              now: datetime) -> TaskPublic:
+    return TaskPublic(id=task.id, kind=task.kind, status=task.status, item_kind=task.item_kind,
+                      item_id=task.item_id, reference=reference, title=title,
+                      assignee=tasks.assignee_label(task, names), assignee_id=task.assignee_id,
+                      due_at=task.due_at, due_date=svc.calendar.today(task.due_at),
+                      overdue=task.status == TaskStatus.OPEN and now > task.due_at)
+
+
+async def items_by_kind(uow: UnitOfWork, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], Any]:
+    """The rows behind (item_kind, item_id) pairs, one query per lifecycle."""
+    by_kind: dict[str, set[int]] = {}
+    for kind, item_id in wanted:
+        by_kind.setdefault(kind, set()).add(item_id)
+    found = {}
+    for kind, ids in by_kind.items():
+        m = uow.services.workflow(kind).model
+        for row in (await uow.session.exec(select(m).where(m.id.in_(ids)))).all():
+            found[(kind, row.id)] = row
+    return found
+
+
+async def inbox(svc: Services, *, user: User, limit: int = 200) -> list[TaskPublic]:
+    """The caller's open tasks over every lifecycle, soonest due first, each with `overdue`."""
+    q = (select(Task).where(Task.status == TaskStatus.OPEN, Task.item_kind.in_(list(svc.workflows)),
+                            tasks.tasks_for(user))
+         .order_by(Task.due_at, Task.id).limit(limit))
+    async with svc.uow(write=False) as uow:
+        found = list((await uow.session.exec(q)).all())
+        rows = await items_by_kind(uow, [(t.item_kind, t.item_id) for t in found])
+        names = await tasks.assignee_names(uow, found)
+        return [task_view(svc, t, reference=rows[(t.item_kind, t.item_id)].reference,
+                          title=svc.workflow(t.item_kind).title(rows[(t.item_kind, t.item_id)]), names=names,
+                          now=uow.now)
+                for t in found if (t.item_kind, t.item_id) in rows]
