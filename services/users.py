@@ -59,7 +59,7 @@ async def create_user(svc: Services, *, email: str, password: str, role: str, na
         user = User(email=email, name=(name or default_name).strip(), role=r.value,
                     member_state=member_state, country=country if r in (Role.CO_MANAGER, Role.CO_CHAIR) else None,
                     organisation=organisation.strip() if organisation else None,
-                    password_hash=hash_password(password))
+                    password_hash=hash_password(password), created_at=uow.now)
         uow.session.add(user)
         await uow.commit()
     return user

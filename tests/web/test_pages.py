@@ -184,3 +184,28 @@ def test_after_a_revision_request_the_member_state_resubmits_the_edited_proposal
     r = b.post(f"/proposals/{ref}/actions/resubmit", form, csrf_from=f"/proposals/{ref}")
     assert r.status_code == 200 and "Done: Resubmit." in r.text and "Co-Manager review" in r.text, re.findall(r"class=\"error[s]?\"[^>]*>([^<]+)", r.text)
     assert "with partner agencies" in r.text and "(round 2)" in r.text
+
+
+def test_an_item_page_is_read_in_one_transaction(web, api):
+    """Everything a page shows of an item (details, actions with their choices, timeline,
+    diagram) comes from one read of the database."""
+    from sqlalchemy import event
+
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    b = web()
+    b.sign_in("cm_aus")
+    assert b.get(f"/proposals/{ref}").status_code == 200  # the signed-in user is remembered a few seconds
+    engine = b.client._client.app.state.services.engine.sync_engine
+    began: list[object] = []
+
+    def count(conn):
+        began.append(conn)
+
+    event.listen(engine, "begin", count)
+    try:
+        page = b.get(f"/proposals/{ref}")
+    finally:
+        event.remove(engine, "begin", count)
+    assert page.status_code == 200 and "Record your recommendation" in page.text and "Timeline" in page.text
+    assert len(began) == 1

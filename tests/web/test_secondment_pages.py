@@ -43,7 +43,10 @@ def test_a_secondment_through_every_form(web, clock):
     today = clock.today()
     cm_act("confirm_arrangement", {"arrangement_signed_on": today.isoformat(), "start_date": s["start_date"],
                                    "end_date": s["end_date"]})
-    for item in ("security_clearance", "visa", "travel", "insurance", "induction_plan"):
+    items = ["security_clearance", "visa", "travel", "insurance", "induction_plan"]
+    for n, item in enumerate(items):
+        offered = re.search(r'<select[^>]*id="f-complete_item-item".*?</select>', cm.get(page).text, re.S).group(0)
+        assert re.findall(r'value="(\w+)"', offered) == items[n:]  # only what is still open
         r = cm_act("complete_item", {"item": item})
     assert "Pre-deployment" in r.text and r.text.count('class="done"') == 5
 
