@@ -11,7 +11,7 @@ reminder due at the sweep's moment (Thursday 11 March 2027, 08:00 in Bangkok):
   `--runs` times in rolled-back transactions; its plan from EXPLAIN (ANALYZE, BUFFERS). Baseline:
   the same rows by primary key (`id = ANY(...)`, no lock), the runs interleaved;
 - (b) the whole sweep: `services.deadlines.sweep(svc, now)` with the services and the outbox
-  writer of `rso.wiring.build_services`, as `rso sweep` and the Prefect flow call it. Baseline:
+  writer of `services.wiring.build_services`, as `rso sweep` and the Prefect flow call it. Baseline:
   the same outbox rows it wrote, already rendered, written again by plain INSERTs (executemany,
   one transaction per batch) into a copy of the outbox table;
 - (c) the same moment swept by `--sweepers` processes at once (each its own engine), after a
