@@ -169,12 +169,12 @@ async def people_and_template(url: str) -> dict:
     """The users, and one proposal created and submitted through the services (two review
     tasks, opened by `open_task`): the rows the bulk load copies."""
     import argon2
-    from services import users
+    from services.accounts import passwords, users
     from services.config.settings import Settings
     from services.proposals import PROPOSALS
     from services.wiring import build_services
 
-    users.HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords.HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     created = at8(date(2027, 3, 1)) + timedelta(hours=1)
     svc = build_services(Settings(_env_file=None, database_url=url), clock=lambda: created)
     svc.event_writers.clear()  # the template's own emails are not the sweep's

@@ -211,13 +211,13 @@ async def populate(url: str, http_count: int, raw_count: int) -> dict:
     raw side's rows in one INSERT (they only need to exist)."""
     import argon2
     import asyncpg
-    from services import users
+    from services.accounts import passwords, users
     from services.config.settings import Settings
     from services.proposals import PROPOSALS
     from services.wiring import build_services
 
     # Cheap but still argon2: the benchmark is not about signing in.
-    users.HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords.HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     svc = build_services(Settings(_env_file=None, database_url=url))
     try:
         made = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from email.header import Header
@@ -39,11 +40,22 @@ class Result:
     error: str | None = None
 
 
+def one_line(value: str) -> str:
+    """A value for a header, whatever its source: control characters (a CR or LF would start a
+    header of its own) become spaces, and runs of white space one space."""
+    return " ".join("".join(" " if unicodedata.category(c)[0] == "C" else c for c in value).split())
+
+
 def _header(name: str, value: str) -> str:
-    """A header value: RFC 2047 encoded when it is not plain ASCII, folded when long."""
-    if value.isascii() and len(value) <= 76 and "\n" not in value and "\r" not in value:
+    """A header value: on one line; RFC 2047 encoded when it is not plain ASCII, folded when long."""
+    value = one_line(value)
+    if value.isascii() and len(value) <= 76:
         return value
-    return Header(" ".join(value.split()), "utf-8", maxlinelen=76, header_name=name).encode()
+    return Header(value, "utf-8", maxlinelen=76, header_name=name).encode()
+
+
+def _address(name: str, email: str) -> str:
+    return formataddr((one_line(name), one_line(email)), charset="utf-8")
 
 
 def _qp(body: str) -> bytes:
@@ -58,10 +70,10 @@ def build(*, key: int, mail_from: str, to_email: str, to_name: str, subject: str
     costs milliseconds a message and would cap delivery well below the SMTP server's pace."""
     sender_name, sender = parseaddr(mail_from)
     boundary = f"=_rso_{uuid.uuid4().hex}"
-    head = (f"From: {formataddr((sender_name, sender), charset='utf-8')}\r\n"
-            f"To: {formataddr((to_name, to_email), charset='utf-8')}\r\n"
+    head = (f"From: {_address(sender_name, sender)}\r\n"
+            f"To: {_address(to_name, to_email)}\r\n"
             f"Subject: {_header('Subject', subject)}\r\n"
-            f"Message-ID: {message_id}\r\n"
+            f"Message-ID: {one_line(message_id)}\r\n"
             f"Date: {formatdate(localtime=False)}\r\n"
             "Auto-Submitted: auto-generated\r\n"
             "MIME-Version: 1.0\r\n"

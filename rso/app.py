@@ -12,8 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rso.api import errors
-from rso.api.deps import UserCache
+from rso.api import docs, errors
 from rso.api.routes import api
 from rso.web import pages
 from services.config.settings import Settings
@@ -24,7 +23,8 @@ log = logging.getLogger("rso")
 
 
 class BodyLimit:
-    """Refuse request bodies over `limit` bytes with 413 before anything reads them whole."""
+    """Read a request's body before the app does, and refuse one over `limit` bytes with 413:
+    declared too long, or found too long as its chunks arrive (no Content-Length)."""
 
     def __init__(self, app: ASGIApp, limit: int):
         self.app, self.limit = app, limit
@@ -35,30 +35,65 @@ class BodyLimit:
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await self._refuse(send)
-        seen = 0
-
-        async def counting_receive():
-            nonlocal seen
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge()
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._refuse(send)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body, given = b"".join(chunks), False
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._refuse(send)
+        async def replay():
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # then wait for the client to go, as a server would
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send):
         body = b'{"detail":"request body too large (the limit is %d bytes)"}' % self.limit
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+# Pages may load this site's own scripts, styles and images only; no frame may show them.
+CSP = (b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       b"form-action 'self'; frame-ancestors 'none'; base-uri 'self'")
+
+
+class SecurityHeaders:
+    """On every answer: no content sniffing; nothing cached but the static files (a signed-in
+    page or answer, shown again by Back after signing out, would leak); the pages' CSP."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path: str = scope["path"]
+        extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+        if not path.startswith("/static/"):
+            extra.append((b"cache-control", b"no-store"))
+        if not path.startswith(("/api/", "/openapi")):
+            extra += [(b"content-security-policy", CSP), (b"x-frame-options", b"DENY")]
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *((k, v) for k, v in extra if k not in names)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 async def _answer(request: Request, exc: Exception):
@@ -122,17 +157,18 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
             except TimeoutError:
                 log.error("closing the database connections took over 10 s; leaving them")
 
-    app = FastAPI(title="RSO Workflow", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="RSO Workflow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Proposals and secondments of the Regional Support Office of the Bali Process.")
     app.state.settings = settings
     app.state.signing_key = settings.signing_key()
-    app.state.users = UserCache()
     router, body_models = api(LIFECYCLES)
     app.include_router(router)
+    docs.install(app)
     pages.install(app, LIFECYCLES)
     for exc_class in errors.HANDLED:
         app.add_exception_handler(exc_class, _answer)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
 
     def openapi():
         if app.openapi_schema is None:

@@ -25,7 +25,7 @@ def cmd_db_upgrade(args, settings: Settings) -> str:
 
 
 def cmd_users_add(args, settings: Settings) -> str:
-    from services.users import create_user
+    from services.accounts.users import create_user
     user = asyncio.run(_with_services(settings, lambda svc: create_user(
         svc, email=args.email, password=args.password, role=args.role, name=args.name,
         member_state=args.member_state, country=args.country, organisation=args.organisation)))
@@ -64,7 +64,8 @@ def cmd_sweep(args, settings: Settings) -> str:
 
     async def run(svc):
         report = await sweep(svc, args.now)
-        return f"sweep at {args.now.isoformat() if args.now else 'now'}: {report.words(svc)}"
+        at = args.now.astimezone(svc.timezone).isoformat(timespec="minutes") if args.now else "now"
+        return f"sweep at {at}: {report.words(svc)}"
     return asyncio.run(_with_services(settings, run))
 
 
@@ -100,8 +101,15 @@ def cmd_up(args, settings: Settings) -> None:
         sys.exit(code)
 
 
+class _OneLine(argparse.ArgumentParser):
+    """A usage mistake in one line on standard error, as every other refusal (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rso", description="RSO Workflow: proposals and secondments of the "
+    p = _OneLine(prog="rso", description="RSO Workflow: proposals and secondments of the "
                                 "Regional Support Office of the Bali Process.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

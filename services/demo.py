@@ -14,7 +14,7 @@ from services.engine.models import User
 from services.infra.uow import Services
 from services.proposals import PROPOSALS
 from services.secondments import SECONDMENTS
-from services.users import create_user
+from services.accounts.users import create_user
 
 DEMO_PASSWORD = "rso-demo-2026"
 

@@ -136,11 +136,12 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
         days = event.data["overdue_business_days"]
         names = await people.assignee_names([task])
         late = f"overdue by {days} business day{'s' if days != 1 else ''}" if days else "due today"
+        headline = late[0].upper() + late[1:]
         sentence = (f"The {words.task_names[task.kind]} below is {late}: it was due on {_date(task.due_at, uow)} "
                     f"and is still open with {assignee_label(task, names)}. Please follow up.")
         target = uow.services.policy.task(task.kind).escalate_to
         for user in await people.of_role(ESCALATION_TO[target]):
-            out.append((user, "milestone", f"Overdue ({late}): {item.reference} {title}",
+            out.append((user, "milestone", f"{headline}: {item.reference} {title}",
                         {"milestone_sentence": sentence, "details": [("Task", words.task_names[task.kind])],
                          "comment": None}))
     elif event.name == EventName.MILESTONE:

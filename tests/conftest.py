@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -26,7 +27,9 @@ from fastapi.testclient import TestClient
 
 from migrations import upgrade
 from rso.app import create_app
-from services import users as users_service
+from services.accounts import passwords
+from services.accounts.models import SecondFactor
+from services.accounts import users as users_service
 from services.config.calendar import BusinessCalendar, add_months
 from services.config.policy import load_policy
 from services.config.settings import Settings
@@ -44,7 +47,7 @@ PG_ADMIN_URL = os.environ.get("RSO_TEST_POSTGRES_URL", "postgresql+psycopg://pos
 PASSWORD = "correct horse battery"
 
 # Argon2 all the same, at the lowest cost: hashing is not what these tests are about.
-users_service.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+passwords.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 ROSTER = {
     "admin": dict(email="admin@rso.example", role="admin", name="Admin"),
@@ -84,14 +87,30 @@ def _pg_admin(sql: str) -> None:
     engine.dispose()
 
 
+# The roster's admin has set up two-factor sign-in (an admin must) with this secret.
+ADMIN_SECRET = pyotp.random_base32()
+
+
 async def _seed(url: str) -> None:
     # No lifecycles, no mail writer: seeding users emails nobody.
     svc = Services(engine=make_async_engine(url), calendar=BusinessCalendar("TH"), policy=load_policy())
     try:
         for u in ROSTER.values():
-            await users_service.create_user(svc, password=PASSWORD, **u)
+            user = await users_service.create_user(svc, password=PASSWORD, **u)
+            if u["role"] == "admin":
+                async with svc.uow() as uow:
+                    uow.session.add(SecondFactor(user_id=user.id, secret=ADMIN_SECRET, confirmed_at=uow.now))
+                    await uow.commit()
     finally:
         await svc.dispose()
+
+
+def second_factor_code(clock, secret: str = ADMIN_SECRET) -> str:
+    """A code the admin's app would show, one not used yet in this test: each is good once,
+    within a step of the service's time (so up to three sign-ins a test)."""
+    step = int(clock().timestamp() // 30) - 1 + clock.codes_given
+    clock.codes_given += 1
+    return pyotp.TOTP(secret).at(step * 30)
 
 
 @pytest.fixture(scope="session", params=DATABASES)
@@ -160,6 +179,7 @@ class Clock:
         self.start = datetime.combine(day, time(10), BANGKOK).astimezone(UTC)
         self._t0 = monotonic()
         self.now: datetime | None = None
+        self.codes_given = 0  # two-factor codes handed out (`second_factor_code`)
 
     def __call__(self) -> datetime:
         return self.now or self.start + timedelta(seconds=monotonic() - self._t0)
@@ -192,7 +212,10 @@ class Api:
     def token(self, who: str, password: str = PASSWORD) -> str:
         if who not in self._tokens:
             email = ROSTER[who]["email"] if who in ROSTER else who
-            r = self.client.post("/api/v1/auth/token", data={"username": email, "password": password})
+            form = {"username": email, "password": password}
+            if who == "admin":
+                form["otp"] = second_factor_code(self.clock)
+            r = self.client.post("/api/v1/auth/token", data=form)
             assert r.status_code == 200, r.text
             self._tokens[who] = r.json()["access_token"]
         return self._tokens[who]

@@ -24,7 +24,7 @@ RSO = str(Path(sys.executable).with_name("rso"))
 
 def rso(*args, url, cwd, env=None):
     """`rso ARGS` in a process of its own, its clock starting when the test's does (RSO_NOW)."""
-    env = {**os.environ, "RSO_DATABASE_URL": url, "RSO_SECRET_KEY": "cli-test", "RSO_NOW": Clock().start.isoformat(),
+    env = {**os.environ, "RSO_DATABASE_URL": url, "RSO_SECRET_KEY": "cli-test-" + "k" * 32, "RSO_NOW": Clock().start.isoformat(),
            **(env or {})}
     return subprocess.run([RSO, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 

@@ -97,10 +97,10 @@ def test_reminders_go_to_the_reviewers_and_escalations_to_the_co_chairs_once_eac
     sweep_at(bkk(2027, 3, 17, 12))
     assert mailbox(inbox) == {}
     sweep_at(bkk(2027, 3, 18, 8))  # three business days overdue
-    overdue = [f"Overdue (overdue by 3 business days): {ref} {title}"]
+    overdue = [f"Overdue by 3 business days: {ref} {title}"]
     assert mailbox(inbox) == {"chair_aus": overdue, "chair_idn": overdue}
     sweep_at(bkk(2027, 3, 25, 8))  # and every five business days while it stays open
-    assert mailbox(inbox) == {w: [f"Overdue (overdue by 8 business days): {ref} {title}"]
+    assert mailbox(inbox) == {w: [f"Overdue by 8 business days: {ref} {title}"]
                               for w in ("chair_aus", "chair_idn")}
 
 

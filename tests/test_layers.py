@@ -37,7 +37,7 @@ import rso.web.pages  # the pages module before anything that names the lifecycl
 from fastapi.testclient import TestClient
 from rso.app import create_app
 from services.config.settings import Settings
-app = create_app(Settings(_env_file=None, database_url="sqlite:///{db}", secret_key="k"))
+app = create_app(Settings(_env_file=None, database_url="sqlite:///{db}", secret_key="k" * 32))
 with TestClient(app) as client:
     for path in ("/proposals/new", "/secondments/new", "/api/v1/proposals", "/api/v1/secondments"):
         print(path, client.get(path, follow_redirects=False).status_code)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.engine.errors import (
-    ActionNotAvailable, Forbidden, InvalidInput, NotAuthenticated, NotFound, NotPermitted, UnknownAction,
-    VersionConflict,
+    ActionNotAvailable, Forbidden, InvalidInput, NotAuthenticated, NotFound, NotPermitted, TooManyAttempts,
+    UnknownAction, VersionConflict,
 )
 
 log = logging.getLogger("rso.api")
@@ -39,6 +40,8 @@ def refusal(exc: Exception) -> tuple[int, dict, dict | None]:
     match exc:
         case NotAuthenticated():
             return 401, {"detail": str(exc)}, {"WWW-Authenticate": "Bearer"}
+        case TooManyAttempts():
+            return 429, {"detail": str(exc)}, {"Retry-After": str(exc.retry_after)}
         case Forbidden() | NotPermitted():
             return 403, {"detail": str(exc)}, None
         case NotFound():
@@ -62,5 +65,52 @@ def refusal(exc: Exception) -> tuple[int, dict, dict | None]:
 
 
 # What `refusal` answers, for the app to install a handler of each.
-HANDLED = (NotAuthenticated, Forbidden, NotPermitted, NotFound, UnknownAction, ActionNotAvailable, VersionConflict,
+HANDLED = (NotAuthenticated, TooManyAttempts, Forbidden, NotPermitted, NotFound, UnknownAction, ActionNotAvailable, VersionConflict,
            StaleDataError, InvalidInput, RequestValidationError, StarletteHTTPException, Exception)
+
+
+# --- the refusals as the OpenAPI document tells them --------------------------------------------
+
+class Refusal(BaseModel):
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    field: str  # "title", "budget.amount", "changes.proposed_end", "body"
+    message: str
+
+
+class Invalid(BaseModel):
+    detail: str  # "invalid input"
+    errors: list[FieldProblem]
+
+
+class Conflict(BaseModel):
+    detail: str
+    action: str | None = None  # the action refused...
+    state: str | None = None  # ...in this state,
+    available_actions: list[str] | None = None  # ...where these are available
+    current_version: int | None = None  # a stale If-Match: the version now
+
+
+class UnknownActionRefusal(BaseModel):
+    detail: str
+    actions: list[str] | None = None
+
+
+def _answer(model: type[BaseModel], description: str, **extra) -> dict:
+    return {"model": model, "description": description, **extra}
+
+
+# Every route may answer with these, whatever it takes.
+RESPONSES = {
+    401: _answer(Refusal, "Not signed in, or the token is no longer good"),
+    403: _answer(Refusal, "Outside your role"),
+    404: _answer(UnknownActionRefusal, "No such item or action, or not one you may see"),
+    409: _answer(Conflict, "Not available now (the available actions are listed), or a stale version"),
+    413: _answer(Refusal, "The request body is too large"),
+    415: _answer(Refusal, "The request body is not JSON"),
+    422: _answer(Invalid, "Invalid input: a message per field"),
+    429: _answer(Refusal, "Too many failed sign-ins: wait", headers={
+        "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),
+}

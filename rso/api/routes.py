@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from rso.api.deps import CurrentUser, JsonBody, ServicesDep
+from rso.api import errors
+from rso.api.deps import CurrentUser, JsonBody, ServicesDep, SettingUpUser
 from rso.security import issue_token
 from services import mail
+from services.accounts import second_factor, sessions, signin, users
 from services.engine import workflow
-from services.engine.schemas import HistoryPublic, TaskPublic
+from services.engine.items import parse
+from services.engine.schemas import HistoryPublic, Strict, TaskPublic
 from services.engine.workflow import Workflow
-from services.users import authenticate
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the version you last saw; 409 if it is not current")]
 
@@ -28,17 +32,37 @@ def _etag(response: Response, item):
 
 def api(lifecycles: Iterable[Workflow]) -> tuple[APIRouter, list[type[BaseModel]]]:
     """The /api/v1 router, and the models of the bodies it takes (for the OpenAPI document)."""
-    router = APIRouter(prefix="/api/v1")
-    router.add_api_route("/health", health, methods=["GET"], tags=["service"],
-                         summary="Liveness: the service answers")
-    router.add_api_route("/auth/token", token, methods=["POST"], tags=["auth"],
-                         summary="Sign in: an OAuth2 password form gives a bearer token")
-    router.add_api_route("/me", me, methods=["GET"], tags=["auth"], summary="Who am I")
-    router.add_api_route("/tasks", tasks, methods=["GET"], response_model=list[TaskPublic], tags=["tasks"],
-                         summary="Your open tasks (inbox), soonest due first")
-    router.add_api_route("/admin/emails", captured, methods=["GET"], tags=["admin"],
-                         summary="Emails captured locally (no SMTP server set), newest first")
-    models = [m for wf in lifecycles for m in _item_routes(router, wf)]
+    router = APIRouter(prefix="/api/v1", responses=errors.RESPONSES)
+    add = router.add_api_route
+    add("/health", health, methods=["GET"], tags=["service"], summary="Liveness: the service answers")
+    add("/auth/token", token, methods=["POST"], tags=["auth"],
+        summary="Sign in: an OAuth2 password form (and `otp`, with two-factor sign-in) gives a bearer token")
+    add("/auth/sign-out", sign_out, methods=["POST"], tags=["auth"], status_code=204,
+        summary="End this token's session, now")
+    add("/me", me, methods=["GET"], tags=["auth"], summary="Who am I")
+    add("/me/password", change_password, methods=["POST"], tags=["auth"], status_code=204,
+        summary="Change your password (your other sessions end)")
+    add("/me/two-factor", two_factor_status, methods=["GET"], tags=["auth"], summary="Your two-factor sign-in")
+    add("/me/two-factor", two_factor_begin, methods=["POST"], tags=["auth"],
+        summary="Set up two-factor sign-in: a secret for your authenticator app")
+    add("/me/two-factor/confirm", two_factor_confirm, methods=["POST"], tags=["auth"],
+        summary="Turn two-factor sign-in on with a first code: your recovery codes, once")
+    add("/me/two-factor/off", two_factor_off, methods=["POST"], tags=["auth"], status_code=204,
+        summary="Switch two-factor sign-in off, with a current code (not for admins)")
+    add("/tasks", tasks, methods=["GET"], response_model=list[TaskPublic], tags=["tasks"],
+        summary="Your open tasks (inbox), soonest due first")
+    add("/admin/emails", captured, methods=["GET"], tags=["admin"],
+        summary="Emails captured locally (no SMTP server set), newest first")
+    add("/admin/sign-ins", sign_ins, methods=["GET"], tags=["admin"], summary="The sign-in log, newest first")
+    add("/admin/users/{user_id}/unlock", unlock, methods=["POST"], tags=["admin"], status_code=204,
+        summary="Lift a user's lock after failed sign-ins")
+    add("/admin/users/{user_id}/deactivate", deactivate, methods=["POST"], tags=["admin"], status_code=204,
+        summary="Deactivate a user: their sessions end at once")
+    add("/admin/users/{user_id}/reactivate", reactivate, methods=["POST"], tags=["admin"], status_code=204,
+        summary="Reactivate a user")
+    add("/admin/users/{user_id}/two-factor/reset", reset_two_factor, methods=["POST"], tags=["admin"],
+        status_code=204, summary="Take away a user's second factor (lost phone and recovery codes)")
+    models = [PasswordChange, Code, *(m for wf in lifecycles for m in _item_routes(router, wf))]
     return router, list(dict.fromkeys(models))
 
 
@@ -46,17 +70,98 @@ async def health() -> dict:
     return {"status": "ok"}
 
 
-async def token(request: Request, svc: ServicesDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
-    user = await authenticate(svc, email=form.username, password=form.password)
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def token(request: Request, svc: ServicesDep, form: Annotated[OAuth2PasswordRequestForm, Depends()],
+                otp: Annotated[str | None, Form(description="the code of your second factor, if you have one")] = None,
+                ) -> dict:
     settings = request.app.state.settings
-    return {"access_token": issue_token(user.id, key=request.app.state.signing_key, now=svc.clock(),
-                                        minutes=settings.token_minutes),
-            "token_type": "bearer", "expires_in": settings.token_minutes * 60}
+    done = await signin.sign_in(svc, email=form.username, password=form.password, code=otp, via="api",
+                                address=_address(request), lasts=timedelta(minutes=settings.token_minutes))
+    now = svc.clock()
+    return {"access_token": issue_token(done.session.id, key=request.app.state.signing_key, now=now,
+                                        expires_at=done.session.expires_at),
+            "token_type": "bearer", "expires_in": int((done.session.expires_at - now).total_seconds()),
+            "two_factor_setup_required": done.session.stage == sessions.Stage.SETUP}
 
 
-async def me(user: CurrentUser) -> dict:
+async def sign_out(request: Request, svc: ServicesDep, user: SettingUpUser) -> Response:
+    await sessions.end(svc, request.state.session_id)
+    return Response(status_code=204)
+
+
+async def me(user: SettingUpUser) -> dict:
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
             "member_state": user.member_state, "country": user.country, "organisation": user.organisation}
+
+
+class PasswordChange(Strict):
+    current_password: str
+    new_password: str
+
+
+class Code(Strict):
+    code: str
+
+
+async def change_password(request: Request, svc: ServicesDep, user: CurrentUser, data: JsonBody) -> Response:
+    body = parse(PasswordChange, data)
+    await users.change_password(svc, user=user, current=body.current_password, new=body.new_password,
+                                keep=request.state.session_id)
+    return Response(status_code=204)
+
+
+async def two_factor_status(svc: ServicesDep, user: SettingUpUser) -> dict:
+    return await second_factor.status(svc, user=user)
+
+
+async def two_factor_begin(svc: ServicesDep, user: SettingUpUser) -> dict:
+    enrolment = await second_factor.begin(svc, user=user)
+    return {"secret": enrolment.secret, "otpauth_uri": enrolment.uri}
+
+
+async def two_factor_confirm(request: Request, svc: ServicesDep, user: SettingUpUser, data: JsonBody) -> dict:
+    confirmed = await second_factor.confirm(svc, user=user, code=parse(Code, data).code)
+    return {"recovery_codes": confirmed.recovery_codes,
+            "note": "each recovery code works once, instead of a code; keep them somewhere safe. "
+                    "Sign in again: this session was for setting up only" if user.role == "admin" else
+                    "each recovery code works once, instead of a code; keep them somewhere safe"}
+
+
+async def two_factor_off(svc: ServicesDep, user: CurrentUser, data: JsonBody) -> Response:
+    await second_factor.switch_off(svc, user=user, code=parse(Code, data).code)
+    return Response(status_code=204)
+
+
+async def sign_ins(svc: ServicesDep, user: CurrentUser, email: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
+    return [{"at": a.at, "email": a.email, "user_id": a.user_id, "address": a.address, "via": a.via,
+             "outcome": a.outcome} for a in await signin.attempts(svc, user=user, email=email, limit=limit)]
+
+
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+async def unlock(svc: ServicesDep, user: CurrentUser, user_id: UserId) -> Response:
+    await signin.unlock(svc, user=user, user_id=user_id)
+    return Response(status_code=204)
+
+
+async def deactivate(svc: ServicesDep, user: CurrentUser, user_id: UserId) -> Response:
+    await users.set_active(svc, user=user, user_id=user_id, active=False)
+    return Response(status_code=204)
+
+
+async def reactivate(svc: ServicesDep, user: CurrentUser, user_id: UserId) -> Response:
+    await users.set_active(svc, user=user, user_id=user_id, active=True)
+    return Response(status_code=204)
+
+
+async def reset_two_factor(svc: ServicesDep, user: CurrentUser, user_id: UserId) -> Response:
+    await second_factor.remove(svc, user=user, of_user=user_id)
+    return Response(status_code=204)
 
 
 async def captured(svc: ServicesDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict]:
@@ -68,6 +173,10 @@ async def captured(svc: ServicesDep, user: CurrentUser, limit: Annotated[int, Qu
 
 async def tasks(svc: ServicesDep, user: CurrentUser):
     return await workflow.inbox(svc, user=user)
+
+
+class MermaidResponse(PlainTextResponse):
+    media_type = "text/vnd.mermaid"
 
 
 def _item_routes(router: APIRouter, wf: Workflow) -> list:
@@ -101,8 +210,7 @@ def _item_routes(router: APIRouter, wf: Workflow) -> list:
         return await wf.history(svc, user=user, id_or_ref=id_or_ref)
 
     async def diagram(svc: ServicesDep, user: CurrentUser, id_or_ref: str):
-        return PlainTextResponse(await wf.diagram(svc, user=user, id_or_ref=id_or_ref),
-                                 media_type="text/vnd.mermaid; charset=utf-8")
+        return MermaidResponse(await wf.diagram(svc, user=user, id_or_ref=id_or_ref))
 
     def body(model: type[BaseModel]) -> dict:
         return {"requestBody": {"required": True, "content": {"application/json": {
@@ -121,7 +229,7 @@ def _item_routes(router: APIRouter, wf: Workflow) -> list:
     router.add_api_route(f"{path}/{{id_or_ref}}/history", history, methods=["GET"],
                          response_model=list[HistoryPublic], tags=[tag], summary="Every event, oldest first")
     router.add_api_route(f"{path}/{{id_or_ref}}/diagram", diagram, methods=["GET"],
-                         response_class=PlainTextResponse, tags=[tag],
+                         response_class=MermaidResponse, tags=[tag],
                          summary="The lifecycle as Mermaid text, the current state marked")
 
     def action_route(action) -> type[BaseModel]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,16 +13,21 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+import segno
 
 from rso.web import forms
-from rso.web.session import (CsrfError, SignInRequired, check_csrf, csrf_token, remember_pre_csrf, require_user,
-                             sign_in, sign_out)
+from rso.web.session import (PENDING, CsrfError, SetUpSecondFactor, SignInRequired, check_csrf, csrf_token,
+                             current_user, remember_pre_csrf, require_user, session_id, sign_in, sign_out,
+                             wait_for_code)
 from rso.web.strings import label, t
 from services import admin as admin_service
-from services import mail, users as users_service
+from services import mail
+from services.accounts import second_factor, sessions, signin, users
+from services.accounts.sessions import Stage
 from services.config.reference_data import members
 from services.engine import workflow
-from services.engine.errors import ActionNotAvailable, InvalidInput, NotAuthenticated, NotFound, VersionConflict
+from services.engine.errors import (ActionNotAvailable, InvalidInput, NotAuthenticated, NotFound,
+                                    SecondFactorRequired, TooManyAttempts, VersionConflict)
 from services.engine.models import User
 from services.engine.workflow import Workflow
 from states.common import Role
@@ -52,7 +57,7 @@ def nav(user: User | None) -> list[tuple[str, str]]:
              Role.STAKEHOLDER: [("/tasks", "nav.invitations")],
              Role.CO_CHAIR: [("/tasks", "nav.guidance"), ("/proposals", "nav.proposals")],
              Role.ADMIN: [("/admin", "nav.admin"), ("/proposals", "nav.proposals"), ("/secondments", "nav.secondments")]}
-    return [(href, t(key)) for href, key in links[role]]
+    return [(href, t(key)) for href, key in [*links[role], ("/account", "nav.account")]]
 
 
 def _local(request: Request, value) -> str:
@@ -96,15 +101,38 @@ def _safe_next(value: str | None) -> str | None:
 
 @router.get("/")
 async def root(request: Request):
-    from rso.web.session import current_user
-    user = await current_user(request)
+    user = await current_user(request, setting_up=True)
     return redirect(home_of(user) if user else "/sign-in")
 
 
 @router.get("/sign-in")
 async def sign_in_form(request: Request, next: str | None = None, signed_out: int = 0):
-    return page(request, "sign_in.html", user=None, next=_safe_next(next) or "", email="",
+    return page(request, "sign_in.html", user=None, next=_safe_next(next) or "", email="", step="password",
                 message=t("sign_in.signed_out") if signed_out else None, error=None)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _signed_in(request: Request, done, nxt: str | None):
+    """Where a completed sign-in goes: an admin without a second factor sets one up first."""
+    target = "/account/two-factor" if done.session.stage == Stage.SETUP else (nxt or home_of(done.user))
+    response = redirect(target)
+    sign_in(request, response, done.session)
+    return response
+
+
+def _refused(request: Request, exc: Exception, *, step: str, email: str, nxt: str | None):
+    status, error = (429, str(exc)) if isinstance(exc, TooManyAttempts) else (401, t("sign_in.failed"))
+    if step == "code" and not isinstance(exc, TooManyAttempts):
+        error = t("sign_in.code_failed") if "code" in str(exc) else t("sign_in.expired")
+        step = "code" if "code" in str(exc) else "password"
+    response = page(request, "sign_in.html", user=None, status=status, next=nxt or "", email=email, step=step,
+                    message=None, error=error)
+    if isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @router.post("/sign-in")
@@ -112,22 +140,114 @@ async def sign_in_post(request: Request):
     form = await request.form()
     check_csrf(request, form)
     email, nxt = str(form.get("email") or "").strip(), _safe_next(str(form.get("next") or ""))
+    settings = request.app.state.settings
     try:
-        user = await users_service.authenticate(_svc(request), email=email, password=str(form.get("password") or ""))
-    except (NotAuthenticated, InvalidInput):
-        return page(request, "sign_in.html", user=None, status=401, next=nxt or "", email=email, message=None,
-                    error=t("sign_in.failed"))
-    response = redirect(nxt or home_of(user))
-    sign_in(request, response, user)
-    return response
+        done = await signin.sign_in(_svc(request), email=email, password=str(form.get("password") or ""),
+                                    address=_address(request), via="web",
+                                    lasts=timedelta(minutes=settings.token_minutes))
+    except SecondFactorRequired as exc:
+        response = page(request, "sign_in.html", user=None, next=nxt or "", email=email, step="code", message=None,
+                        error=None)
+        wait_for_code(request, response, exc.pending)
+        return response
+    except (NotAuthenticated, TooManyAttempts) as exc:
+        return _refused(request, exc, step="password", email=email, nxt=nxt)
+    return _signed_in(request, done, nxt)
+
+
+@router.post("/sign-in/code")
+async def sign_in_code(request: Request):
+    form = await request.form()
+    check_csrf(request, form)
+    nxt = _safe_next(str(form.get("next") or ""))
+    settings = request.app.state.settings
+    try:
+        done = await signin.complete(_svc(request), pending=session_id(request, PENDING) or "",
+                                     code=str(form.get("code") or ""), address=_address(request), via="web",
+                                     lasts=timedelta(minutes=settings.token_minutes))
+    except (NotAuthenticated, TooManyAttempts) as exc:
+        return _refused(request, exc, step="code", email="", nxt=nxt)
+    return _signed_in(request, done, nxt)
 
 
 @router.post("/sign-out")
 async def sign_out_post(request: Request):
     check_csrf(request, await request.form())
     response = redirect("/sign-in?signed_out=1")
-    sign_out(response)
+    await sign_out(request, response)
     return response
+
+
+# --- the signed-in person's own account ------------------------------------------------------
+
+async def _account_page(request: Request, user: User, *, status: int = 200, message: str | None = None,
+                        errors=None, enrolment=None, recovery_codes=None):
+    factor = await second_factor.status(_svc(request), user=user)
+    qr = segno.make(enrolment.uri, error="m").svg_data_uri(scale=5) if enrolment else None
+    return page(request, "account.html", user=user, status=status, factor=factor, enrolment=enrolment, qr=qr,
+                recovery_codes=recovery_codes, message=message, errors=errors or {})
+
+
+@router.get("/account")
+async def account(request: Request, done: str | None = None):
+    user = await require_user(request, setting_up=True)
+    return await _account_page(request, user, message=t(f"account.{done}") if done in ACCOUNT_DONE else None)
+
+
+@router.get("/account/two-factor")
+async def two_factor_page(request: Request):
+    user = await require_user(request, setting_up=True)
+    svc = _svc(request)
+    on = (await second_factor.status(svc, user=user))["enabled"]
+    return await _account_page(request, user, enrolment=None if on else await second_factor.begin(svc, user=user))
+
+
+@router.post("/account/two-factor")
+async def two_factor_confirm(request: Request):
+    user = await require_user(request, setting_up=True)
+    form = await request.form()
+    check_csrf(request, form)
+    svc = _svc(request)
+    try:
+        confirmed = await second_factor.confirm(svc, user=user, code=str(form.get("code") or ""))
+    except InvalidInput as exc:
+        return await _account_page(request, user, status=422, enrolment=await second_factor.begin(svc, user=user),
+                                   errors={e["field"]: [e["message"]] for e in exc.errors})
+    if second_factor.required(user):  # the set-up-only session ends: sign in again, with the code
+        await sessions.end(svc, session_id(request))
+    return await _account_page(request, user, recovery_codes=confirmed.recovery_codes,
+                               message=t("account.two_factor_on"))
+
+
+@router.post("/account/two-factor/off")
+async def two_factor_off(request: Request):
+    user = await require_user(request)
+    form = await request.form()
+    check_csrf(request, form)
+    try:
+        await second_factor.switch_off(_svc(request), user=user, code=str(form.get("code") or ""))
+    except InvalidInput as exc:
+        return await _account_page(request, user, status=422, errors={"off-code": [exc.errors[0]["message"]]})
+    return redirect("/account?done=two_factor_off_done")
+
+
+@router.post("/account/password")
+async def password_post(request: Request):
+    user = await require_user(request)
+    form = await request.form()
+    check_csrf(request, form)
+    try:
+        await users.change_password(_svc(request), user=user, current=str(form.get("current_password") or ""),
+                                    new=str(form.get("new_password") or ""), keep=session_id(request))
+    except InvalidInput as exc:
+        errors: dict[str, list[str]] = {}
+        for e in exc.errors:
+            errors.setdefault(e["field"], []).append(e["message"])
+        return await _account_page(request, user, status=422, errors=errors)
+    return redirect("/account?done=password_changed")
+
+
+ACCOUNT_DONE = ("password_changed", "two_factor_off_done")
 
 
 # --- homes -----------------------------------------------------------------------------------
@@ -171,18 +291,42 @@ def _user_fields() -> list[forms.Field]:
 async def _admin_page(request: Request, user: User, *, status: int = 200, values=None, errors=None, general=None,
                       message=None):
     svc = _svc(request)
-    all_users = await users_service.users_for(svc, user=user)
+    all_users = await users.users_for(svc, user=user)
     counts, failed = await admin_service.outbox_status(svc, user=user)
     emails = await mail.captured_emails(svc, user=user, limit=50)
+    attempts = await signin.attempts(svc, user=user, limit=50)
+    locks = {u.id: until for u in all_users if (until := await signin.locked_until(svc, u.email))}
     return page(request, "admin.html", user=user, status=status, users=all_users, counts=counts, failed=failed,
-                emails=emails, fields=_user_fields(), values=values or {}, errors=errors or {},
-                general=general or [], message=message)
+                emails=emails, attempts=attempts, locks=locks, fields=_user_fields(), values=values or {},
+                errors=errors or {}, general=general or [], message=message)
+
+
+ADMIN_ACTIONS = {"unlock", "deactivate", "reactivate", "reset_two_factor"}
+
+
+@router.post("/admin/users/{user_id}/{action}")
+async def admin_user_action(request: Request, user_id: int, action: str):
+    user = await require_user(request)
+    check_csrf(request, await request.form())
+    if action not in ADMIN_ACTIONS:
+        raise NotFound(f"action '{action}'")
+    svc = _svc(request)
+    if action == "unlock":
+        await signin.unlock(svc, user=user, user_id=user_id)
+    elif action == "reset_two_factor":
+        await second_factor.remove(svc, user=user, of_user=user_id)
+    else:
+        await users.set_active(svc, user=user, user_id=user_id, active=action == "reactivate")
+    target = next((u for u in await users.users_for(svc, user=user) if u.id == user_id), None)
+    return redirect(f"/admin?done={action}&email={quote(target.email if target else '')}")
 
 
 @router.get("/admin")
-async def admin(request: Request, added: str | None = None):
+async def admin(request: Request, added: str | None = None, done: str | None = None, email: str = ""):
     user = await require_user(request)
-    return await _admin_page(request, user, message=t("admin.user_added", email=added) if added else None)
+    message = t("admin.user_added", email=added) if added else \
+        t(f"admin.done_{done}", email=email) if done in ADMIN_ACTIONS else None
+    return await _admin_page(request, user, message=message)
 
 
 @router.post("/admin/users")
@@ -193,7 +337,7 @@ async def admin_add_user(request: Request):
     data = {k: (str(form.get(k) or "").strip() or None) for k in
             ("email", "name", "password", "role", "member_state", "country", "organisation")}
     try:
-        added = await users_service.add_user(_svc(request), user=user, email=data["email"] or "",
+        added = await users.add_user(_svc(request), user=user, email=data["email"] or "",
                                              password=data["password"] or "", role=data["role"] or "",
                                              name=data["name"], member_state=data["member_state"],
                                              country=data["country"], organisation=data["organisation"])
@@ -289,7 +433,7 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
                             "open": failed_action == name})
         done = request.query_params.get("done")
         message = {"saved": t("item.saved"), "submitted": t("item.submitted")}.get(done or "") or (
-            t("item.done", action=label("action", done)) if done else None)
+            t("item.done", action=label("history", done)) if done else None)
         return page(request, "item.html", user=user, status=status, wf=wf, item=item, data=current,
                     history=found.history, diagram=found.diagram, actions=actions, message=message, problem=problem,
                     can_edit=wf.can_edit(user, item))
@@ -355,20 +499,14 @@ def install(app: FastAPI, lifecycles) -> None:
     async def _sign_in(request: Request, exc: SignInRequired):
         return redirect(f"/sign-in?next={quote(exc.next_path)}")
 
+    @app.exception_handler(SetUpSecondFactor)
+    async def _set_up(request: Request, exc: SetUpSecondFactor):
+        return redirect("/account/two-factor")
+
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError):
         return error_page(request, 403, t("error.csrf"))
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        if not request.url.path.startswith(("/api/", "/docs", "/openapi")):
-            response.headers.setdefault(
-                "Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'self'")
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
 
 
 def is_page(request: Request) -> bool:

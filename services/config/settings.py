@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         load_policy(v)  # PolicyError (a ValueError) naming the file, the line and the reason
         return v
 
+    @field_validator("secret_key")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        # Tokens are HMAC-SHA256: a key shorter than the hash is guessable. `openssl rand -base64 48`.
+        if v is not None and len(v.encode()) < 32:
+            raise ValueError("RSO_SECRET_KEY must be at least 32 bytes (e.g. `openssl rand -base64 48`)")
+        return v
+
     @field_validator("now")
     @classmethod
     def _now(cls, v: datetime | None) -> datetime | None:

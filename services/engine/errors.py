@@ -14,6 +14,28 @@ class NotAuthenticated(ServiceError):
     """401: no credentials, or wrong ones."""
 
 
+class SecondFactorRequired(NotAuthenticated):
+    """401: the password was right; the sign-in needs the code of the user's second factor."""
+
+    def __init__(self, pending: str | None = None):
+        self.pending = pending  # the session waiting for the code (a page carries it on)
+        super().__init__("two-factor code required: send it as `otp` with the password")
+
+
+class TooManyAttempts(ServiceError):
+    """429: too many failed sign-ins for this account or from this address; try again later."""
+
+    def __init__(self, retry_after: int, why: str):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(f"{why}: try again in {_duration(self.retry_after)}")
+
+
+def _duration(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    return f"{seconds} second{'s' if seconds != 1 else ''}" if seconds < 60 else \
+        f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 class Forbidden(ServiceError):
     """403: outside the caller's role."""
 

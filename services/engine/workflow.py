@@ -229,10 +229,11 @@ class Workflow:
         return view
 
     async def _flushed_view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:
-        """The item as a change leaves it (its new version written), before the commit."""
+        """The item as a change leaves it (its new version written), before the commit: the
+        same view as `get` gives."""
         await uow.session.flush()
         loaded.tasks = [t for t in loaded.tasks if t.status == TaskStatus.OPEN]
-        return self.present(uow.services, loaded, user, await tasks.assignee_names(uow, loaded.tasks), uow.now)
+        return await self._view(uow, loaded, user)
 
     # --- reading ---------------------------------------------------------------------------
 

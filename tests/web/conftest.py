@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rso.app import create_app
-from tests.conftest import PASSWORD, ROSTER
+from tests.conftest import PASSWORD, ROSTER, second_factor_code
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -34,8 +34,8 @@ class _Jar:
 
 
 class Browser:
-    def __init__(self, client: TestClient):
-        self.client = _Jar(client)
+    def __init__(self, client: TestClient, clock):
+        self.client, self.clock = _Jar(client), clock
         self.last = None
 
     def get(self, path, **kw):
@@ -58,6 +58,8 @@ class Browser:
 
     def sign_in(self, who: str):
         r = self.post("/sign-in", {"email": ROSTER[who]["email"], "password": PASSWORD}, csrf_from="/sign-in")
+        if who == "admin":  # the second step: the code from the admin's app
+            r = self.post("/sign-in/code", {"code": second_factor_code(self.clock)})
         assert r.status_code == 200, r.text
         return r
 
@@ -65,4 +67,4 @@ class Browser:
 @pytest.fixture
 def web(settings, clock):
     with TestClient(create_app(settings, clock=clock)) as client:
-        yield lambda: Browser(client)
+        yield lambda: Browser(client, clock)

@@ -146,7 +146,7 @@ def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(servic
             await cm.shot("review")
             await form.get_by_role("button", name="Record your recommendation").click()
             await q.wait_for_load_state()
-            assert "Done: Record your recommendation." in await q.inner_text("main")
+            assert "Done: Recommendation recorded." in await q.inner_text("main")
             if who == "cm_idn":
                 form = await cm.act("Open a stakeholder consultation")
                 await form.get_by_label("IOM focal point (IOM)").check()
@@ -169,7 +169,7 @@ def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(servic
         await iom.shot("respond")
         await form.get_by_role("button", name="Give your response").click()
         await q.wait_for_load_state()
-        assert "Done: Give your response." in await q.inner_text("main")
+        assert "Done: Response given." in await q.inner_text("main")
         await iom.close()
 
         chair = await Person(service, "chair_aus", shots).sign_in(browser)

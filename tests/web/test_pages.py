@@ -130,7 +130,7 @@ def test_an_action_refused_for_its_arguments_keeps_the_form_open_with_the_messag
     assert re.search(r'id="f-review-comment-err">a comment is required to recommend revise<', r.text)
     assert '<details class="action" open>' in r.text and 'value="revise" selected' in r.text
     r = b.post(f"/proposals/{ref}/actions/review", {"recommendation": "endorse"})
-    assert r.status_code == 200 and "Done: Record your recommendation." in r.text
+    assert r.status_code == 200 and "Done: Recommendation recorded." in r.text
     assert "Recommendation recorded</strong>: Endorse by Co-Manager AUS" in r.text
 
 
@@ -182,30 +182,40 @@ def test_after_a_revision_request_the_member_state_resubmits_the_edited_proposal
             "changes.thematic_areas": ["trafficking_in_persons"], "changes.partner_member_states": ["KHM", "LAO"]}
     assert re.search(r'name="changes.partner_member_states" value="KHM" checked', r.text)
     r = b.post(f"/proposals/{ref}/actions/resubmit", form, csrf_from=f"/proposals/{ref}")
-    assert r.status_code == 200 and "Done: Resubmit." in r.text and "Co-Manager review" in r.text, re.findall(r"class=\"error[s]?\"[^>]*>([^<]+)", r.text)
+    assert r.status_code == 200 and "Done: Resubmitted." in r.text and "Co-Manager review" in r.text, re.findall(r"class=\"error[s]?\"[^>]*>([^<]+)", r.text)
     assert "with partner agencies" in r.text and "(round 2)" in r.text
 
 
 def test_an_item_page_is_read_in_one_transaction(web, api):
     """Everything a page shows of an item (details, actions with their choices, timeline,
-    diagram) comes from one read of the database."""
+    diagram) comes from one read of the database, the item itself read once. (Who is signed in
+    is a read of its own: the session, checked on every request.)"""
     from sqlalchemy import event
 
     ref = api.create()["reference"]
     api.act("tha", ref, "submit")
     b = web()
     b.sign_in("cm_aus")
-    assert b.get(f"/proposals/{ref}").status_code == 200  # the signed-in user is remembered a few seconds
     engine = b.client._client.app.state.services.engine.sync_engine
-    began: list[object] = []
+    transactions: list[list[str]] = []
+    current: dict[int, list[str]] = {}
 
-    def count(conn):
-        began.append(conn)
+    def begin(conn):
+        current[id(conn)] = []
+        transactions.append(current[id(conn)])
 
-    event.listen(engine, "begin", count)
+    def statement(conn, cursor, sql, *_):
+        current.setdefault(id(conn), []).append(sql)
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "before_cursor_execute", statement)
     try:
         page = b.get(f"/proposals/{ref}")
     finally:
-        event.remove(engine, "begin", count)
+        event.remove(engine, "begin", begin)
+        event.remove(engine, "before_cursor_execute", statement)
     assert page.status_code == 200 and "Record your recommendation" in page.text and "Timeline" in page.text
-    assert len(began) == 1
+    sessions = [t for t in transactions if any("FROM sessions" in sql for sql in t)]
+    the_page = [t for t in transactions if t not in sessions]
+    assert len(sessions) == 1 and len(the_page) == 1
+    assert sum("FROM proposals" in sql for sql in the_page[0]) == 1  # the item, once

@@ -1,24 +1,26 @@
-"""Users: creation with the rules of each role, and password checks (argon2)."""
+"""Users: creation with the rules of each role, a password change, an admin's list, their
+deactivation and reactivation."""
 from __future__ import annotations
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+import unicodedata
+
 from sqlmodel import func, select
 
+from services.accounts import passwords, sessions
 from services.config.reference_data import member_codes, members
-from services.engine.errors import Forbidden, InvalidInput, NotAuthenticated
+from services.engine.errors import Forbidden, InvalidInput, NotFound
 from services.engine.models import User
 from services.engine.people import normalise_email
 from services.infra.uow import Services
 from states.common import SEAT_COUNTRIES, Role
 
-# Replaceable so a test suite can use cheaper (still argon2) parameters.
-HASHER = PasswordHasher()
-_DUMMY_HASH = None
 
-
-def hash_password(password: str) -> str:
-    return HASHER.hash(password)
+def plain_text_problem(value: str | None) -> str | None:
+    """A name or an organisation goes into email headers and pages: no control characters
+    (a line break in a name could forge a header of its own)."""
+    if value and any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+        return "must not contain line breaks or other control characters"
+    return None
 
 
 async def create_user(svc: Services, *, email: str, password: str, role: str, name: str | None = None,
@@ -32,13 +34,14 @@ async def create_user(svc: Services, *, email: str, password: str, role: str, na
         email = normalise_email(email)
     except InvalidInput as exc:
         errors += exc.errors
-    if len(password) < 8:
-        errors.append({"field": "password", "message": "must be at least 8 characters"})
     try:
         r = Role(role)
     except ValueError:
         errors.append({"field": "role", "message": f"must be one of {', '.join(x.value for x in Role)}"})
         r = None
+    errors += [{"field": "password", "message": m} for m in passwords.problems(password, r)]
+    errors += [{"field": f, "message": m} for f, v in (("name", name), ("organisation", organisation))
+               if (m := plain_text_problem(v))]
     member_state = member_state.strip().upper() if member_state else None
     country = country.strip().upper() if country else None
     if r is Role.MEMBER_STATE and member_state not in member_codes():
@@ -59,36 +62,10 @@ async def create_user(svc: Services, *, email: str, password: str, role: str, na
         user = User(email=email, name=(name or default_name).strip(), role=r.value,
                     member_state=member_state, country=country if r in (Role.CO_MANAGER, Role.CO_CHAIR) else None,
                     organisation=organisation.strip() if organisation else None,
-                    password_hash=hash_password(password), created_at=uow.now)
+                    password_hash=await passwords.hash_password(password), created_at=uow.now)
         uow.session.add(user)
         await uow.commit()
     return user
-
-
-async def authenticate(svc: Services, *, email: str, password: str) -> User:
-    """The active user with this email and password, or NotAuthenticated."""
-    global _DUMMY_HASH
-    email = email.strip().lower()
-    if "\x00" in email or len(email) > 254:
-        raise NotAuthenticated("wrong email or password")
-    async with svc.uow(write=False) as uow:
-        user = (await uow.session.exec(select(User).where(User.email == email))).first()
-    try:
-        if user is None or not user.active:
-            # Spend the same time as a real check, so a wrong email is not told apart.
-            _DUMMY_HASH = _DUMMY_HASH or HASHER.hash("not a password")
-            HASHER.verify(_DUMMY_HASH, password)
-        elif HASHER.verify(user.password_hash, password):
-            return user
-    except (VerificationError, InvalidHashError):
-        pass
-    raise NotAuthenticated("wrong email or password")
-
-
-async def get_active_user(svc: Services, user_id: int) -> User | None:
-    async with svc.uow(write=False) as uow:
-        user = await uow.session.get(User, user_id)
-    return user if user is not None and user.active else None
 
 
 async def users_for(svc: Services, *, user: User) -> list[User]:
@@ -104,3 +81,37 @@ async def add_user(svc: Services, *, user: User, **fields) -> User:
     if user.role != Role.ADMIN:
         raise Forbidden("only an admin may add users")
     return await create_user(svc, **fields)
+
+
+async def change_password(svc: Services, *, user: User, current: str, new: str, keep: str | None = None) -> None:
+    """The caller changes their own password, giving the current one. Every other session of
+    theirs ends (the one they use now, `keep`, goes on)."""
+    problems = [{"field": "new_password", "message": m} for m in passwords.problems(new, Role(user.role))]
+    if current == new:
+        problems.append({"field": "new_password", "message": "must differ from the current password"})
+    async with svc.uow() as uow:
+        me = await uow.session.get(User, user.id)
+        if not await passwords.matches(me.password_hash, current):
+            problems.insert(0, {"field": "current_password", "message": "is not your current password"})
+        if problems:
+            raise InvalidInput(problems)
+        me.password_hash = await passwords.hash_password(new)
+        await sessions.end_all(uow, me.id, keep=keep)
+        await uow.commit()
+
+
+async def set_active(svc: Services, *, user: User, user_id: int, active: bool) -> User:
+    """An admin deactivates a user (every session of theirs ends at once) or reactivates one."""
+    if user.role != Role.ADMIN:
+        raise Forbidden("only an admin may deactivate or reactivate users")
+    if user_id == user.id and not active:
+        raise InvalidInput.one("user", "you cannot deactivate yourself")
+    async with svc.uow() as uow:
+        target = await uow.session.get(User, user_id)
+        if target is None:
+            raise NotFound(f"user {user_id}")
+        target.active = active
+        if not active:
+            await sessions.end_all(uow, target.id)
+        await uow.commit()
+    return target
