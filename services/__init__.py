@@ -9,8 +9,10 @@
                   schedule), domain events, errors, shared tables and schemas
     proposals/    one lifecycle: its tables, schemas, effects, timers and email wording
     secondments/  the other
+    accounts/     who may sign in and how: users, passwords, the sign-in throttle and log,
+                  server-side sessions, two-factor sign-in
     *.py          use cases across lifecycles: the deadline sweep, emails, the daily digest,
-                  users, admin, demo data; `wiring` names the lifecycles a service serves
+                  admin, demo data; `wiring` names the lifecycles a service serves
 
 Imports run one way, checked by import-linter (`.importlinter`): use cases → lifecycles →
 config → engine → infra; each lifecycle package stays out of the other's.

@@ -88,3 +88,32 @@ def test_a_month_on_is_the_same_day_or_the_last_of_a_shorter_month(start, months
     later = add_months(start, months)
     assert (later.year * 12 + later.month) - (start.year * 12 + start.month) == months
     assert later.day == start.day or later.day == calendar.monthrange(later.year, later.month)[1] < start.day
+
+
+# Every day a form may be given (this century: `services.engine.schemas.Day`), every month
+# length, a leap day included: a placement's period check never fails on the arithmetic itself.
+FORM_DAYS = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
+
+
+@settings(max_examples=500, deadline=None)
+@given(start=FORM_DAYS, end=FORM_DAYS, today=FORM_DAYS)
+def test_the_placement_period_check_answers_for_any_two_days(start, end, today):
+    from services.secondments.workflow import MAX_MONTHS, _check_period
+    problems = _check_period(start, end, start_field="start_date", end_field="end_date", not_before=today)
+    assert all(p["field"] in ("start_date", "end_date") for p in problems)
+    if not problems:
+        assert add_months(start, 1) <= end <= add_months(start, MAX_MONTHS) and start >= today
+
+
+@settings(max_examples=300, deadline=None)
+@given(day=st.dates(), months=st.integers(min_value=-12, max_value=12))
+def test_a_day_out_of_the_forms_range_is_refused_before_any_arithmetic(day, months):
+    from pydantic import TypeAdapter, ValidationError
+
+    from services.engine.schemas import Day
+    try:
+        TypeAdapter(Day).validate_python(day)
+    except ValidationError:
+        assert not date(2000, 1, 1) <= day <= date(2099, 12, 31)
+    else:
+        add_months(day, months)  # within the range, a month on (or back) always exists

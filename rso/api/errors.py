@@ -99,7 +99,9 @@ class UnknownActionRefusal(BaseModel):
 
 
 def _answer(model: type[BaseModel], description: str, **extra) -> dict:
-    return {"model": model, "description": description, **extra}
+    # JSON whatever the route's own answers are (the diagram's are Mermaid text).
+    return {"description": description, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}, **extra}
 
 
 # Every route may answer with these, whatever it takes.
@@ -114,3 +116,4 @@ RESPONSES = {
     429: _answer(Refusal, "Too many failed sign-ins: wait", headers={
         "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),
 }
+REFUSAL_MODELS = [Refusal, UnknownActionRefusal, Conflict, Invalid]

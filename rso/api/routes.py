@@ -62,7 +62,7 @@ def api(lifecycles: Iterable[Workflow]) -> tuple[APIRouter, list[type[BaseModel]
         summary="Reactivate a user")
     add("/admin/users/{user_id}/two-factor/reset", reset_two_factor, methods=["POST"], tags=["admin"],
         status_code=204, summary="Take away a user's second factor (lost phone and recovery codes)")
-    models = [PasswordChange, Code, *(m for wf in lifecycles for m in _item_routes(router, wf))]
+    models = [*errors.REFUSAL_MODELS, PasswordChange, Code, *(m for wf in lifecycles for m in _item_routes(router, wf))]
     return router, list(dict.fromkeys(models))
 
 

@@ -41,14 +41,19 @@ class Field:
 
 
 def _unwrap(annotation) -> tuple[Any, bool]:
-    """(the type, whether None is allowed)."""
-    if typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return (args[0] if len(args) == 1 else annotation), True
-    return annotation, False
+    """(the type, whether None is allowed), through Optional and Annotated."""
+    optional = False
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            optional = optional or len(args) < len(typing.get_args(annotation))
+            if len(args) == 1:
+                annotation = args[0]
+                continue
+        return annotation, optional
 
 
 def _max_length(info) -> int | None:

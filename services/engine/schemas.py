@@ -7,6 +7,9 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Comment = Annotated[str | None, Field(default=None, max_length=5000)]
+# A day anything here may fall on: this century. Bounded, so that date arithmetic (a month on, a
+# year on) never leaves the calendar, and a typo such as 9999 is told, not crashed on.
+Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))]
 
 
 class Strict(BaseModel):

@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel, select
 from services.engine.events import DomainEvent, EventName
 from services.engine.models import User, moment
 from services.infra.db import insert_on_conflict, utcnow
+from services.engine.people import STAFF
 from states.common import Role
 
 if TYPE_CHECKING:
@@ -251,12 +252,17 @@ async def open_tasks_of(uow: UnitOfWork, item_kind: str, item_ids: Iterable[int]
 
 # --- how a task reads --------------------------------------------------------------------
 
-async def assignee_names(uow: UnitOfWork, tasks: Iterable[Task]) -> dict[int, str]:
+async def assignee_names(uow: UnitOfWork, tasks: Iterable[Task], viewer: User | None = None) -> dict[int, str]:
+    """Who each task's person is, in words. A `viewer` outside the RSO's staff (a member
+    state, a stakeholder) sees the name of their own task only: "another stakeholder" for the
+    others, so that invitees are not told of each other."""
     ids = {t.assignee_id for t in tasks if t.assignee_id is not None}
     if not ids:
         return {}
-    rows = await uow.session.exec(select(User.id, User.name, User.organisation).where(User.id.in_(ids)))
-    return {i: f"{n} ({o})" if o else n for i, n, o in rows}
+    rows = await uow.session.exec(select(User.id, User.name, User.organisation, User.role).where(User.id.in_(ids)))
+    private = viewer is not None and viewer.role not in STAFF
+    return {i: f"another {r.replace('_', ' ')}" if private and i != viewer.id else f"{n} ({o})" if o else n
+            for i, n, o, r in rows}
 
 
 def assignee_label(task: Task, names: dict[int, str]) -> str:

@@ -153,7 +153,8 @@ class Workflow:
     timers: tuple[Timer, ...] = ()
     load_extra: Callable[[UnitOfWork, list], Awaitable[dict[int, Any]]] = _nothing_extra
     visible: Callable[[User], Any] | None = None  # the SQL clause; default: own member state, staff submitted
-    redact: Callable[[HistoryEvent, User], tuple[str | None, dict]] | None = None
+    # What of a history event a user may not read: {"actor"?, "comment"?, "arguments"?} replaced.
+    redact: Callable[[HistoryEvent, User], dict] | None = None
     staff_details: Callable[[UnitOfWork, BaseModel], Awaitable[None]] | None = None
     # What an action's fields may take beyond their schema: a lifecycle's own lists (the
     # stakeholders one may invite). The lifecycle's branches (checklist items still open) come anyway.
@@ -223,7 +224,7 @@ class Workflow:
                                   tasks=open_tasks)
 
     async def _view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:
-        view = self.present(uow.services, loaded, user, await tasks.assignee_names(uow, loaded.tasks), uow.now)
+        view = self.present(uow.services, loaded, user, await tasks.assignee_names(uow, loaded.tasks, user), uow.now)
         if self.staff_details and is_staff(user):
             await self.staff_details(uow, view)
         return view
@@ -271,7 +272,7 @@ class Workflow:
         q = q.order_by(m.id.desc()).limit(limit).offset(offset)
         async with svc.uow(write=False) as uow:
             loaded = await self.load_many(uow, list((await uow.session.exec(q)).all()))
-            names = await tasks.assignee_names(uow, [t for x in loaded for t in x.tasks])
+            names = await tasks.assignee_names(uow, [t for x in loaded for t in x.tasks], user)
             return [self.present(svc, x, user, names, uow.now) for x in loaded]
 
     async def history(self, svc: Services, *, user: User, id_or_ref: str | int) -> list[HistoryPublic]:
@@ -282,9 +283,10 @@ class Workflow:
         return [self._history_view(e, user) for e in events]
 
     def _history_view(self, e: HistoryEvent, user: User) -> HistoryPublic:
-        comment, arguments = self.redact(e, user) if self.redact else (e.comment, e.arguments)
-        return HistoryPublic(id=e.id, at=e.at, actor=e.actor_name, actor_role=e.actor_role, action=e.action,
-                             from_state=e.from_state, to_state=e.to_state, comment=comment, arguments=arguments)
+        shown = {"actor": e.actor_name, "comment": e.comment, "arguments": e.arguments,
+                 **(self.redact(e, user) if self.redact else {})}
+        return HistoryPublic(id=e.id, at=e.at, actor_role=e.actor_role, action=e.action, from_state=e.from_state,
+                             to_state=e.to_state, **shown)
 
     async def diagram(self, svc: Services, *, user: User, id_or_ref: str | int) -> str:
         """The lifecycle as Mermaid text with the item's current state marked."""

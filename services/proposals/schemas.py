@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from services.config.reference_data import CURRENCIES, member_codes
-from services.engine.schemas import Comment, ItemPublic, Resubmit, Strict, comment_required, not_null
+from services.engine.schemas import Comment, Day, ItemPublic, Resubmit, Strict, comment_required, not_null
 from states.proposal import GuidanceDecision, Position, Recommendation
 
 
@@ -59,8 +59,8 @@ class ProposalUpdate(Strict):
     thematic_areas: list[ThematicArea] | None = Field(default=None, max_length=5)
     partner_member_states: list[str] | None = Field(default=None, max_length=60)
     budget: Budget | None = None
-    proposed_start: date | None = None
-    proposed_end: date | None = None
+    proposed_start: Day | None = None
+    proposed_end: Day | None = None
 
     _not_null = not_null("title", "summary", "thematic_areas", "partner_member_states")
 
@@ -114,7 +114,7 @@ class ReviewArgs(Strict):
 
 class OpenConsultationArgs(Strict):
     stakeholders: list[str] = Field(min_length=1, max_length=50)
-    due_date: date | None = None
+    due_date: Day | None = None
     comment: Comment
 
 

@@ -102,18 +102,27 @@ async def _staff_details(uow: UnitOfWork, view: ProposalPublic) -> None:
                        comment=r.comment, at=r.created_at) for r, name, org in responses]
 
 
-def _redact(e: HistoryEvent, user: User) -> tuple[str | None, dict]:
+def _redact(e: HistoryEvent, user: User) -> dict:
     """RSO staff read every event whole. The co-managers' deliberations and the stakeholders'
-    advice are internal: others see that the step happened, not what was said, except
-    what is theirs to act on (the reasons for a revision request) or their own words."""
-    comment, arguments = e.comment, e.arguments
-    if not is_staff(user):
-        own = e.actor_id == user.id
-        told = e.action == ProposalAction.REVIEW and arguments.get("recommendation") == "revise" \
-            and user.role == Role.MEMBER_STATE
-        if e.action in (ProposalAction.REVIEW, ProposalAction.RESPOND) and not (own or told):
-            comment, arguments = None, {}
-    return comment, arguments
+    advice are internal: others see that the step happened, not what was said, except what is
+    theirs to act on (the reasons for a revision request) or their own words. Nor are the
+    invitees of a consultation named to anyone but the RSO: a stakeholder is not told who else
+    was invited, or who answered."""
+    if is_staff(user):
+        return {}
+    hidden: dict = {}
+    own = e.actor_id == user.id
+    told = e.action == ProposalAction.REVIEW and e.arguments.get("recommendation") == "revise" \
+        and user.role == Role.MEMBER_STATE
+    if e.action in (ProposalAction.REVIEW, ProposalAction.RESPOND) and not (own or told):
+        hidden.update(comment=None, arguments={})
+    if e.action == ProposalAction.RESPOND and not own:
+        hidden["actor"] = "a stakeholder"
+    if e.action == ProposalAction.OPEN_CONSULTATION:
+        invited = e.arguments.get("stakeholders", [])
+        hidden["arguments"] = {**{k: v for k, v in e.arguments.items() if k != "stakeholders"},
+                               "stakeholders_invited": len(invited)}
+    return hidden
 
 
 async def _apply_fields(uow: UnitOfWork, p: Proposal, fields: ProposalUpdate, user: User, prefix: str) -> dict:

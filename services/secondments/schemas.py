@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from services.engine.errors import InvalidInput
 from services.engine.people import normalise_email
-from services.engine.schemas import Comment, ItemPublic, Resubmit, Strict, comment_required, not_null
+from services.engine.schemas import Comment, Day, ItemPublic, Resubmit, Strict, comment_required, not_null
 from states.secondment import ChecklistItem, ExtensionDecision, NominationDecision
 
 
@@ -60,8 +60,8 @@ class SecondmentUpdate(Strict):
     proposed_role: str | None = Field(default=None, min_length=3, max_length=200)
     proposal_reference: str | None = Field(default=None, max_length=20,
                                            description="an approved proposal this placement serves; null to unlink")
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
     funding: Funding | None = None
     languages: list[str] | None = Field(default=None, max_length=20)
     justification: str | None = Field(default=None, max_length=5000)
@@ -101,9 +101,9 @@ class SecondmentResubmitArgs(Resubmit[SecondmentUpdate]):
 
 
 class ConfirmArrangementArgs(Strict):
-    arrangement_signed_on: date
-    start_date: date
-    end_date: date
+    arrangement_signed_on: Day
+    start_date: Day
+    end_date: Day
     comment: Comment
 
 
@@ -113,7 +113,7 @@ class CompleteItemArgs(Strict):
 
 
 class RequestExtensionArgs(Strict):
-    new_end_date: date
+    new_end_date: Day
     justification: str = Field(min_length=1, max_length=5000)
     comment: Comment
 
