@@ -17,7 +17,6 @@ from migrations import upgrade
 from services.infra.db import make_sync_engine
 from tests.conftest import TEST_DAY, TH, Clock
 
-pytestmark = pytest.mark.dates  # what is right depends on the day: run again as of others
 
 RSO = str(Path(sys.executable).with_name("rso"))
 
@@ -121,6 +120,7 @@ def test_deliver_captures_the_outbox_when_no_smtp_server_is_set(empty_database_u
     assert rso("deliver", url=empty_database_url, cwd=tmp_path).stdout.startswith("0 email(s)")
 
 
+@pytest.mark.dates
 def test_sweep_runs_once_at_the_moment_given_and_again_sends_nothing(empty_database_url, tmp_path):
     assert rso("db", "upgrade", url=empty_database_url, cwd=tmp_path).returncode == 0
     assert rso("demo", url=empty_database_url, cwd=tmp_path).returncode == 0
@@ -135,6 +135,7 @@ def test_sweep_runs_once_at_the_moment_given_and_again_sends_nothing(empty_datab
     assert bad.returncode == 2 and "not an ISO 8601 date and time" in bad.stderr
 
 
+@pytest.mark.dates
 def test_what_a_sweep_as_of_a_later_moment_writes_goes_out_at_the_next_deliver(empty_database_url, tmp_path,
                                                                                    smtp_inbox):
     """A deployment checked by hand: `rso sweep --now` a moment to come, then `rso deliver`

@@ -87,6 +87,21 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+async def _posted(request: Request, *, setting_up: bool = False):
+    """The signed-in person and the form they posted, its CSRF token checked."""
+    user = await require_user(request, setting_up=setting_up)
+    form = await request.form()
+    check_csrf(request, form)
+    return user, form
+
+
+def _by_field(errors: list[dict]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for e in errors:
+        found.setdefault(e["field"], []).append(e["message"])
+    return found
+
+
 def _svc(request: Request):
     return request.app.state.services
 
@@ -204,15 +219,13 @@ async def two_factor_page(request: Request):
 
 @router.post("/account/two-factor")
 async def two_factor_confirm(request: Request):
-    user = await require_user(request, setting_up=True)
-    form = await request.form()
-    check_csrf(request, form)
+    user, form = await _posted(request, setting_up=True)
     svc = _svc(request)
     try:
         confirmed = await second_factor.confirm(svc, user=user, code=str(form.get("code") or ""))
     except InvalidInput as exc:
         return await _account_page(request, user, status=422, enrolment=await second_factor.begin(svc, user=user),
-                                   errors={e["field"]: [e["message"]] for e in exc.errors})
+                                   errors=_by_field(exc.errors))
     if second_factor.required(user):  # the set-up-only session ends: sign in again, with the code
         await sessions.end(svc, session_id(request))
     return await _account_page(request, user, recovery_codes=confirmed.recovery_codes,
@@ -221,9 +234,7 @@ async def two_factor_confirm(request: Request):
 
 @router.post("/account/two-factor/off")
 async def two_factor_off(request: Request):
-    user = await require_user(request)
-    form = await request.form()
-    check_csrf(request, form)
+    user, form = await _posted(request)
     try:
         await second_factor.switch_off(_svc(request), user=user, code=str(form.get("code") or ""))
     except InvalidInput as exc:
@@ -233,17 +244,12 @@ async def two_factor_off(request: Request):
 
 @router.post("/account/password")
 async def password_post(request: Request):
-    user = await require_user(request)
-    form = await request.form()
-    check_csrf(request, form)
+    user, form = await _posted(request)
     try:
         await users.change_password(_svc(request), user=user, current=str(form.get("current_password") or ""),
                                     new=str(form.get("new_password") or ""), keep=session_id(request))
     except InvalidInput as exc:
-        errors: dict[str, list[str]] = {}
-        for e in exc.errors:
-            errors.setdefault(e["field"], []).append(e["message"])
-        return await _account_page(request, user, status=422, errors=errors)
+        return await _account_page(request, user, status=422, errors=_by_field(exc.errors))
     return redirect("/account?done=password_changed")
 
 
@@ -331,9 +337,7 @@ async def admin(request: Request, added: str | None = None, done: str | None = N
 
 @router.post("/admin/users")
 async def admin_add_user(request: Request):
-    user = await require_user(request)
-    form = await request.form()
-    check_csrf(request, form)
+    user, form = await _posted(request)
     data = {k: (str(form.get(k) or "").strip() or None) for k in
             ("email", "name", "password", "role", "member_state", "country", "organisation")}
     try:
@@ -375,9 +379,7 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
                     title=t(f"form.new_{wf.kind}"), action=f"{base}/new")
 
     async def save(request: Request, ref: str | None):
-        user = await require_user(request)
-        form = await request.form()
-        check_csrf(request, form)
+        user, form = await _posted(request)
         fs = edit_fields()
         data = forms.data_from_form(fs, form)
         if ref is not None and any(f.kind == "checkboxes" for f in fs):  # unticking every box empties the list
@@ -442,9 +444,7 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
         return await item_page(request, ref)
 
     async def act(request: Request, ref: str, action: str):
-        user = await require_user(request)
-        form = await request.form()
-        check_csrf(request, form)
+        user, form = await _posted(request)
         try:
             model = wf.arguments[wf.lifecycle.actions(action)]
         except (ValueError, KeyError):
