@@ -9,6 +9,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
 from rso.app import create_app
@@ -16,13 +17,17 @@ from tests.conftest import Api
 
 pytestmark = pytest.mark.slow
 EXAMPLES = 15  # a case of each kind per operation and mode, give or take: bounded, for the suite's time
+# The default checks, with one more way this API refuses bad data: a body over the size limit
+# is 413 (the check's own list has 400, 401, 403, 404, 405, 406, 409, 415, 422, 428, 429).
+CONFIG = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": [
+    "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]}}})
 
 
 def test_every_operation_answers_as_documented(settings, clock):
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {Api(client, clock).token('tha')}"}
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 40
@@ -30,7 +35,7 @@ def test_every_operation_answers_as_documented(settings, clock):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             @given(case=operation.as_strategy(generation_mode=mode))
             @hypothesis_settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                                 database=None)
+                                 database=None, derandomize=True)  # the same cases on every run
             def check(case):
                 case.call_and_validate(headers=auth)
             try:
