@@ -230,3 +230,24 @@ def test_a_form_with_bad_input_shows_the_messages_and_another_states_page_stays_
         await tha.close()
 
     in_browser(refusals)
+
+
+def test_back_after_signing_out_shows_the_sign_in_page_not_the_confidential_one(service, db_kind):
+    shots = _fresh(ARTIFACTS / db_kind / "back")
+
+    async def scenario(browser):
+        cm = await Person(service, "cm_aus", shots).sign_in(browser)
+        p = cm.page
+        await p.goto(service + "/tasks")
+        assert await p.get_by_role("heading", level=1).inner_text() == "Inbox"
+        await p.get_by_role("button", name="Sign out").click()
+        await p.wait_for_load_state()
+        assert "You have signed out." in await p.inner_text("main")
+        await p.go_back()
+        await p.wait_for_load_state()
+        await cm.shot("back-after-sign-out")
+        assert await p.get_by_role("heading", level=1).inner_text() == "Sign in"
+        assert "Inbox" not in await p.inner_text("main")
+        await cm.close()
+
+    in_browser(scenario)
