@@ -6,13 +6,13 @@ One run, on a fresh PostgreSQL database (`rso_bench_sweep`, dropped and recreate
 at the end unless --keep) holding `--tasks` open co-manager reviews, of which `--due` have a
 reminder due at the sweep's moment (Thursday 11 March 2027, 08:00 in Bangkok):
 
-- (a) the due batch: the statement `services.deadlines.due_tasks(now, batch)` builds, as
+- (a) the due batch: the statement `services.engine.tasks.due_tasks(now, batch)` builds, as
   `_task_batch` issues it (FOR UPDATE SKIP LOCKED, by the partial index `ix_tasks_next_notice`),
   `--runs` times in rolled-back transactions; its plan from EXPLAIN (ANALYZE, BUFFERS). Baseline:
   the same rows by primary key (`id = ANY(...)`, no lock), the runs interleaved;
 - (b) the whole sweep: `services.deadlines.sweep(svc, now)` with the services and the outbox
   writer of `services.wiring.build_services`, as `rso sweep` and the Prefect flow call it. Baseline:
-  the same outbox rows it wrote, already rendered, written again by plain INSERTs (executemany,
+  the same outbox rows it wrote (each with its template's context), written again by plain INSERTs (executemany,
   one transaction per batch) into a copy of the outbox table;
 - (c) the same moment swept by `--sweepers` processes at once (each its own engine), after a
   reset: the reminders they report, the outbox rows and notices written, and the duplicates
@@ -27,6 +27,7 @@ benchmark, not a test: nothing in `tests/` asserts a time.
 from __future__ import annotations
 
 import argparse
+import json
 import asyncio
 import inspect
 import multiprocessing
@@ -49,8 +50,8 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/rso_bench_sweep"
 BASE_URL = "https://workflow.rso.example"
 BKK = ZoneInfo("Asia/Bangkok")
 TODAY = date(2027, 3, 11)  # a Thursday; the sweep runs at 08:00 in Bangkok, when reminders fall
-TARGET_SELECT_MS = 5.0  # the due batch, median
-TARGET_SWEEP_S = 5.0  # the whole sweep, outbox rows included
+TARGET_SELECT_MS = 1.5  # the due batch, median, from Python (issue 13; it was 5 ms)
+TARGET_SWEEP_S = 2.0  # the whole sweep, outbox rows included (issue 13; it was 5 s)
 TARGET_DUPLICATES = 0
 PASSWORD = "bench-password-1"
 USERS = {  # key: (email, role, member_state, country)
@@ -345,24 +346,15 @@ async def select_phase(url: str, batch: int, runs: int, due: int) -> dict:
 # --- (b) the whole sweep -----------------------------------------------------------------------
 
 class _Timed:
-    """Timers around the outbox writer and `render` as the sweep calls them, and a count of
-    the statements the engine runs."""
+    """A timer around the outbox writer as the sweep calls it (the emails are rendered later,
+    at delivery), and a count of the statements the engine runs."""
 
     def __init__(self, svc):
         self.svc, self.writer, self.render, self.statements = svc, 0.0, 0.0, 0
 
     def __enter__(self):
         import sqlalchemy as sa
-        import services.mail as mail
-        self._mail, self._render, self._writers = mail, mail.render, list(self.svc.event_writers)
-        render = mail.render
-
-        def timed_render(*a, **kw):
-            t0 = time.perf_counter()
-            try:
-                return render(*a, **kw)
-            finally:
-                self.render += time.perf_counter() - t0
+        self._writers = list(self.svc.event_writers)
 
         def wrap(w):
             async def timed_writer(uow):
@@ -376,7 +368,6 @@ class _Timed:
         def count(*_a, **_kw):
             self.statements += 1
 
-        mail.render = timed_render
         self.svc.event_writers[:] = [wrap(w) for w in self._writers]
         self._count = count
         sa.event.listen(self.svc.engine.sync_engine, "before_cursor_execute", count)
@@ -384,7 +375,6 @@ class _Timed:
 
     def __exit__(self, *exc):
         import sqlalchemy as sa
-        self._mail.render = self._render
         self.svc.event_writers[:] = self._writers
         sa.event.remove(self.svc.engine.sync_engine, "before_cursor_execute", self._count)
 
@@ -396,7 +386,7 @@ async def warm_up(url: str) -> None:
     from services import deadlines
     svc = build_services(settings_for(url))
     try:
-        svc = deadlines._at(svc, NOW)
+        svc = svc.at(NOW)
         await deadlines._task_batch(svc, NOW, 20, deadlines.SweepReport())
     finally:
         await svc.dispose()
@@ -423,8 +413,9 @@ async def sweep_phase(url: str, batch: int) -> dict:
 
 
 async def baseline_phase(url: str, batch: int) -> dict:
-    """The floor under the sweep: its output (the outbox rows it wrote, rendered already) written
-    again with plain INSERTs, `batch` rows per transaction, into a copy of the outbox table."""
+    """The floor under the sweep: its output (the outbox rows it wrote, each with its template's
+    context) written again with plain INSERTs, `batch` rows per transaction, into a copy of the
+    outbox table."""
     import sqlalchemy as sa
     from notifications.outbox import OutboxMessage
     from services.infra.db import make_async_engine
@@ -458,7 +449,7 @@ async def baseline_phase(url: str, batch: int) -> dict:
     if n != len(rows):
         fail(f"the baseline wrote {n} rows, expected {len(rows)}")
     return {"elapsed": elapsed, "rows": len(rows), "steal": steal,
-            "bytes": sum(len(r["body_text"].encode()) + len(r["body_html"].encode()) for r in rows) / max(1, len(rows))}
+            "bytes": sum(len(json.dumps(r["context"]).encode()) for r in rows) / max(1, len(rows))}
 
 
 def written(url: str) -> dict:
@@ -719,11 +710,11 @@ def main(argv=None) -> int:
         print(f"      {rep.tasks:,} tasks in {len(rep.batches)} batches of up to {max(rep.batches)}, "
               f"{rep.reminders:,} reminders, {rep.escalations} escalations; {w['outbox']:,} outbox rows, "
               f"{w['notices']:,} notices written; {sw['statements']} SQL statements")
-        print(f"      where the time went: the outbox writer {sw['writer']:.2f} s (of which rendering "
-              f"{sw['render']:.2f} s); the rest {other:.2f} s (select, schedule, next_notice_at UPDATE, claim, "
+        print(f"      where the time went: the outbox writer {sw['writer']:.2f} s (recipients and rows; emails "
+              f"are rendered at delivery); the rest {other:.2f} s (select, schedule, next_notice_at UPDATE, claim, "
               "items, commit)")
         print(f"      CPU: this process {sw['cpu']:.2f} s, PostgreSQL {sw['pg_cpu']:.2f} s; CPU steal {sw['steal']:.1f}%")
-        print(f"      baseline: the same {base['rows']:,} rows (~{base['bytes'] / 1024:.1f} kB of text and html each) "
+        print(f"      baseline: the same {base['rows']:,} rows (~{base['bytes'] / 1024:.1f} kB of context each) "
               f"written by plain INSERTs, {batch} a transaction: {base['elapsed']:.2f} s (CPU steal "
               f"{base['steal']:.1f}%)")
 
@@ -749,9 +740,9 @@ def main(argv=None) -> int:
         select_ok = med <= TARGET_SELECT_MS
         sweep_ok = sw["elapsed"] <= TARGET_SWEEP_S
         dup_ok = dups <= TARGET_DUPLICATES
-        print(f"\n  due-batch select, median        {med:8.2f} ms  target <= {TARGET_SELECT_MS:.0f} ms   "
+        print(f"\n  due-batch select, median        {med:8.2f} ms  target <= {TARGET_SELECT_MS:.1f} ms   "
               f"{verdict(select_ok)}   (p95 {p95:.2f} ms; ratio to the primary-key baseline {med / bmed:.2f})")
-        print(f"  whole sweep                     {sw['elapsed']:8.2f} s   target <= {TARGET_SWEEP_S:.0f} s    "
+        print(f"  whole sweep                     {sw['elapsed']:8.2f} s   target <= {TARGET_SWEEP_S:.1f} s    "
               f"{verdict(sweep_ok)}   (ratio to the plain INSERT baseline {sw['elapsed'] / base['elapsed']:.2f})")
         print(f"  duplicates, {args.sweepers} sweepers            {dups:8d}     target {TARGET_DUPLICATES}        "
               f"{verdict(dup_ok)}")
@@ -769,7 +760,7 @@ def main(argv=None) -> int:
                      f"{flow['task_runs']}, {flow['result']['reminders']} reminders; expected 1, 4 and {args.due}")
         lap("checks")
         print("\n  verified: the load (open and due counts, each due schedule one reminder by "
-              "services.deadlines.due_notices); after the sweep and after the concurrent sweepers"
+              "services.engine.tasks.due_notices); after the sweep and after the concurrent sweepers"
               + (" and the flow" if flow else "") + ": one notice and one email for each due task, to its "
               "seat's co-manager, none still due, no duplicate")
         print("  wall time: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notifications.outbox import OutboxMessage, OutboxStatus
-from notifications.smtp import SmtpConfig, build, send_all
+from notifications.render import render
+from notifications.smtp import Result, SmtpConfig, build, send_all
 
 log = logging.getLogger("rso.mail")
 
@@ -47,13 +48,26 @@ def _due(t: sa.Table, now: datetime):
                   sa.and_(t.c.status == OutboxStatus.SENDING, t.c.claimed_until < now))
 
 
+def _bodies(row) -> tuple[str, str] | str:
+    """The row's two parts: as kept, or rendered now from its template and context; or why
+    they cannot be (a template that fails names what it lacks)."""
+    if row.body_text is not None and row.body_html is not None:
+        return row.body_text, row.body_html
+    try:
+        rendered = render(row.template, subject=row.subject, **(row.context or {}))
+    except Exception as exc:  # noqa: BLE001 - a row that cannot be rendered fails alone, with the reason
+        return f"cannot render {row.template}: {exc.__class__.__name__}: {exc}"[:1000]
+    return rendered.text, rendered.html
+
+
 async def deliver_once(sessions: Callable[[], AsyncSession], clock: Callable[[], datetime], settings: MailSettings,
                        *, batch: int = 500, connections: int = 8) -> DeliveryReport:
     """One delivery pass over what is due. `sessions` opens a writing session on the service's
     database. Rows are claimed (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite)
     so concurrent passes never take the same one; a pass that dies after claiming leaves them
-    to be taken again when the claim runs out. The claim and the outcome are one statement
-    each, whatever the batch size."""
+    to be taken again when the claim runs out. Each is rendered (outside any transaction),
+    sent or captured, and its outcome recorded with the bodies it went out with: the claim and
+    the outcomes are a statement or an executemany each, whatever the batch size."""
     report = DeliveryReport()
     t = OutboxMessage.__table__
     async with sessions() as session:
@@ -62,43 +76,45 @@ async def deliver_once(sessions: Callable[[], AsyncSession], clock: Callable[[],
         # the LIMIT inside a join and claiming more than `batch`.
         due = (sa.select(t.c.id).where(_due(t, now)).order_by(t.c.id).limit(batch)
                .with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED"))
-        if settings.smtp is None:
-            values = {"status": OutboxStatus.CAPTURED, "sent_at": now, "attempts": t.c.attempts + 1,
-                      "claimed_until": None}
-        else:
-            values = {"status": OutboxStatus.SENDING, "claimed_until": now + settings.claim_for}
-        claim = (sa.update(t).where(t.c.id.in_(sa.select(due.c.id))).values(**values)
-                 .returning(t.c.id, t.c.to_email, t.c.to_name, t.c.subject, t.c.body_text, t.c.body_html,
-                            t.c.message_id, t.c.attempts))
+        claim = (sa.update(t).where(t.c.id.in_(sa.select(due.c.id)))
+                 .values(status=OutboxStatus.SENDING, claimed_until=now + settings.claim_for)
+                 .returning(t.c.id, t.c.to_email, t.c.to_name, t.c.subject, t.c.template, t.c.context, t.c.body_text,
+                            t.c.body_html, t.c.message_id, t.c.attempts))
         rows = sorted((await session.exec(claim)).all(), key=lambda r: r.id)
         await session.commit()
     report.claimed = len(rows)
-    if settings.smtp is None:
-        report.captured = len(rows)
-        return report
     if not rows:
         return report
 
-    outgoing = [build(key=r.id, mail_from=settings.mail_from, to_email=r.to_email, to_name=r.to_name,
-                      subject=r.subject, text=r.body_text, html=r.body_html, message_id=r.message_id)
-                for r in rows]
-    results = {res.key: res for res in await send_all(settings.smtp, outgoing, connections=connections)}
+    bodies = {r.id: _bodies(r) for r in rows}
+    ready = [r for r in rows if isinstance(bodies[r.id], tuple)]
+    if settings.smtp is None:
+        results = {r.id: Result(r.id, True) for r in ready}
+    else:
+        outgoing = [build(key=r.id, mail_from=settings.mail_from, to_email=r.to_email, to_name=r.to_name,
+                          subject=r.subject, text=bodies[r.id][0], html=bodies[r.id][1], message_id=r.message_id)
+                    for r in ready]
+        results = {res.key: res for res in await send_all(settings.smtp, outgoing, connections=connections)}
+    results.update({r.id: Result(r.id, False, bodies[r.id], final=True) for r in rows if r.id not in results})
 
     async with sessions() as session:
         now = clock()
-        sent = [r.id for r in rows if results[r.id].ok]
-        if sent:
+        done_status = OutboxStatus.SENT if settings.smtp is not None else OutboxStatus.CAPTURED
+        done = [{"b_id": r.id, "b_text": bodies[r.id][0], "b_html": bodies[r.id][1]} for r in rows if results[r.id].ok]
+        if done:
+            # One executemany: each row's own bodies, the same outcome.
             await session.exec(
-                sa.update(t).where(t.c.id.in_(sent))
-                .values(status=OutboxStatus.SENT, sent_at=now, last_error=None, claimed_until=None,
-                        attempts=t.c.attempts + 1))
-        report.sent = len(sent)
+                sa.update(t).where(t.c.id == sa.bindparam("b_id"))
+                .values(status=done_status, sent_at=now, last_error=None, claimed_until=None,
+                        attempts=t.c.attempts + 1, body_text=sa.bindparam("b_text"), body_html=sa.bindparam("b_html")),
+                params=done)
+        report.sent, report.captured = (len(done), 0) if settings.smtp is not None else (0, len(done))
         for row in rows:
             res = results[row.id]
             if res.ok:
                 continue
             attempts = row.attempts + 1
-            if attempts >= settings.max_attempts:
+            if attempts >= settings.max_attempts or res.final:
                 values = {"status": OutboxStatus.FAILED}
                 report.failed += 1
                 log.error("email %s to %s failed for good: %s", row.id, row.to_email, res.error)
@@ -106,7 +122,9 @@ async def deliver_once(sessions: Callable[[], AsyncSession], clock: Callable[[],
                 delay = min(settings.first_retry * 2 ** (attempts - 1), settings.longest_retry)
                 values = {"status": OutboxStatus.PENDING, "next_attempt_at": now + delay}
                 report.retrying += 1
+            kept = {"body_text": bodies[row.id][0], "body_html": bodies[row.id][1]} \
+                if isinstance(bodies[row.id], tuple) else {}
             await session.exec(sa.update(t).where(t.c.id == row.id)
-                                  .values(attempts=attempts, claimed_until=None, last_error=res.error, **values))
+                               .values(attempts=attempts, claimed_until=None, last_error=res.error, **values, **kept))
         await session.commit()
     return report

@@ -1,5 +1,8 @@
 """The outbox: every email is a row written in the same transaction as the change it
-reports. Delivery reads rows, never memory, so a crash delays mail but loses none."""
+reports. Delivery reads rows, never memory, so a crash delays mail but loses none.
+
+A row holds what to say (its template and the context to render it with); delivery renders
+it, outside the transaction that wrote it, and keeps the bodies it sent."""
 from __future__ import annotations
 
 import uuid
@@ -38,8 +41,9 @@ class OutboxMessage(SQLModel, table=True):
     to_email: str = Field(max_length=254)
     to_name: str = Field(max_length=200)
     subject: str = Field(max_length=300)
-    body_text: str = Field(sa_type=sa.Text)
-    body_html: str = Field(sa_type=sa.Text)
+    context: dict | None = Field(default=None, sa_type=sa.JSON)  # rendered with `template` at delivery
+    body_text: str | None = Field(default=None, sa_type=sa.Text)  # as sent (or captured)
+    body_html: str | None = Field(default=None, sa_type=sa.Text)
     status: str = Field(default=OutboxStatus.PENDING.value, max_length=10)  # an OutboxStatus
     attempts: int = 0
     # When a retry may go (a first attempt goes at once, whatever this says).

@@ -38,6 +38,7 @@ class Result:
     key: int
     ok: bool
     error: str | None = None
+    final: bool = False  # no retry can help (the message could not even be made)
 
 
 def one_line(value: str) -> str:

@@ -9,7 +9,6 @@ from datetime import datetime
 
 from sqlmodel import select
 
-from notifications.render import render
 from services.engine.models import User
 from services.engine.workflow import inbox
 from services.infra.uow import Services
@@ -48,13 +47,12 @@ async def daily_digest(svc: Services, settings: MailSettings, now: datetime | No
                    + (f", {overdue} overdue" if overdue else ""))
         rows = [{"reference": t.reference, "title": t.title, "task": task_name(svc, t),
                  "due": t.due_date.strftime("%a %-d %b %Y"), "overdue": t.overdue} for t in tasks]
-        rendered = render("digest", subject=subject, recipient_name=user.name, link=link,
-                          link_text="Open your inbox in RSO Workflow", tasks=rows, count=len(tasks),
-                          overdue=overdue, day=day.strftime("%A %-d %B %Y"))
+        context = {"link": link, "link_text": "Open your inbox in RSO Workflow", "tasks": rows, "count": len(tasks),
+                   "overdue": overdue, "day": day.strftime("%A %-d %B %Y")}
         async with svc.uow() as uow:
             written = await write_outbox(uow, [outbox_row(
                 settings, now, event_key=f"digest:{user.id}:{day.isoformat()}", template="digest", to=user,
-                subject=subject, text=rendered.text, html=rendered.html)])
+                subject=subject, context=context)])
             await uow.commit()
         if written:
             report.written += 1

@@ -13,7 +13,6 @@ from sqlmodel import select
 
 from notifications.delivery import DeliveryReport, MailSettings, deliver_once
 from notifications.outbox import OutboxMessage, OutboxStatus, new_message_id
-from notifications.render import render
 from services.config.policy import EscalateTo
 from services.config.reference_data import members
 from services.engine.errors import Forbidden
@@ -155,21 +154,22 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
         if user is None or not user.active or user.email in seen:
             continue
         seen.add(user.email)
-        rendered = render(template, subject=subject, recipient_name=user.name, **base, **context)
         rows.append(outbox_row(settings, uow.now, event_key=f"{event.key}:{user.email}", template=template,
-                               to=user, subject=subject, text=rendered.text, html=rendered.html,
-                               item_kind=event.item_kind, item_id=event.item_id, reference=item.reference))
+                               to=user, subject=subject, context={**base, **context}, item_kind=event.item_kind,
+                               item_id=event.item_id, reference=item.reference))
     return rows
 
 
 def outbox_row(settings: MailSettings, now: datetime, *, event_key: str, template: str, to: User, subject: str,
-               text: str, html: str, item_kind: str | None = None, item_id: int | None = None,
+               context: dict, item_kind: str | None = None, item_id: int | None = None,
                reference: str | None = None) -> dict:
-    """One email as an outbox row: due at once (see `notifications.delivery`)."""
+    """One email as an outbox row: what to say (rendered at delivery, outside this
+    transaction), due at once (see `notifications.delivery`)."""
     return {"event_key": event_key[:200], "message_id": new_message_id(settings.mail_from), "template": template,
             "item_kind": item_kind, "item_id": item_id, "reference": reference, "to_email": to.email,
-            "to_name": to.name, "subject": subject[:300], "body_text": text, "body_html": html,
-            "status": OutboxStatus.PENDING.value, "attempts": 0, "next_attempt_at": now, "created_at": now}
+            "to_name": to.name, "subject": subject[:300], "context": {"recipient_name": to.name, **context},
+            "body_text": None, "body_html": None, "status": OutboxStatus.PENDING.value, "attempts": 0,
+            "next_attempt_at": now, "created_at": now}
 
 
 async def write_outbox(uow: UnitOfWork, rows: list[dict]) -> set[str]:

@@ -7,10 +7,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from notifications.render import render, template_names
 from rso.app import create_app
+from services.infra.db import make_sync_engine
 from services.mail import deliver
 from services.wiring import build_services, mail_settings
 from tests.conftest import ROSTER, Api
@@ -469,3 +471,23 @@ def test_each_resubmission_of_a_nomination_is_acknowledged_with_its_own_round(ma
         deliver_pass(settings)
         assert subjects(smtp_inbox, "tha") == [
             f"{ref} received (round {round_}): Somchai Wongsakul, Trafficking in persons investigations adviser"]
+
+
+def test_an_email_that_cannot_be_rendered_fails_alone_with_the_reason(mail_api, smtp_inbox, database_url):
+    """Emails are rendered at delivery, outside the change that wrote them: one that cannot be
+    (a template since removed) is recorded as failed, saying why, and the others go out."""
+    api, settings = mail_api
+    api.act("tha", api.create()["reference"], "submit")
+    engine = make_sync_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE outbox_messages SET template = 'no_such_template' WHERE to_email = :e"),
+                     {"e": ROSTER["tha"]["email"]})
+    report = deliver_pass(settings)
+    assert (report.sent, report.failed) == (2, 1) and len(smtp_inbox.messages) == 2
+    with engine.connect() as conn:
+        status, error = conn.execute(sa.text("SELECT status, last_error FROM outbox_messages WHERE to_email = :e"),
+                                     {"e": ROSTER["tha"]["email"]}).one()
+        kept = conn.execute(sa.text("SELECT body_text FROM outbox_messages WHERE status = 'sent'")).scalars().all()
+    engine.dispose()
+    assert status == "failed" and "cannot render no_such_template" in error
+    assert all("Co-Manager" in text for text in kept)  # what was sent is kept, as sent
