@@ -16,10 +16,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from services.engine.events import DomainEvent
-from services.engine.tasks import Notice, Task, claim_notices, due_notices, due_tasks, next_notice_after, \
-    set_next_notices
+from services.engine.tasks import Notice, claim_notices, due_notices, due_tasks, next_notice_after, set_next_notices
 from services.engine.workflow import Workflow, items_by_kind
 from services.infra.uow import Services
 
@@ -109,23 +109,35 @@ async def _task_batch(svc: Services, now: datetime, batch: int, report: SweepRep
         tasks = list((await uow.session.exec(due_tasks(now, batch))).all())
         if not tasks:
             return 0
-        wanted: list[tuple[Task, Notice]] = []
+        # A task's notices depend on its kind, its due moment and its last notice only, and
+        # a batch holds many tasks alike (due the same day): each is worked out once.
+        plans: dict[tuple, tuple[list[Notice], datetime | None]] = {}
+        wanted: list[tuple[Any, Notice]] = []
+        nxt: list[datetime | None] = []
         for t in tasks:
-            wanted += [(t, n) for n in due_notices(t, t.next_notice_at, now, policy, cal)]
-        await set_next_notices(uow, tasks, [next_notice_after(t, now, policy, cal) for t in tasks])
+            plan = plans.get(k := (t.kind, t.due_at, t.next_notice_at))
+            if plan is None:
+                plan = plans[k] = (due_notices(t, t.next_notice_at, now, policy, cal),
+                                   next_notice_after(t, now, policy, cal))
+            wanted += [(t, n) for n in plan[0]]
+            nxt.append(plan[1])
+        await set_next_notices(uow, tasks, nxt)
         keys = {f"task:{t.id}:{n.kind}:{n.seq}": (t, n) for t, n in wanted}
         claimed = await claim_notices(uow, [{"key": k, "item_kind": t.item_kind, "item_id": t.item_id,
                                              "task_id": t.id, "kind": n.kind, "due_at": n.at}
                                             for k, (t, n) in keys.items()])
-        items = await items_by_kind(uow, [(t.item_kind, t.item_id) for t, _ in keys.values()])
+        items = await items_by_kind(uow, [(t.item_kind, t.item_id) for t, _ in keys.values()], rows=True)
+        today, overdue_by = cal.today(now), {}
         for key in sorted(claimed, key=lambda k: keys[k][1].at):
             t, n = keys[key]
             item = items.get((t.item_kind, t.item_id))
             if item is None:
                 continue
-            overdue = max(0, cal.business_days_between(cal.today(t.due_at), cal.today(now)))
+            overdue = overdue_by.get(t.due_at)
+            if overdue is None:
+                overdue = overdue_by[t.due_at] = max(0, cal.business_days_between(cal.today(t.due_at), today))
             uow.emit(DomainEvent(n.kind, t.item_kind, t.item_id, item.reference,
-                                 {"task": t, "seq": n.seq, "overdue_business_days": overdue}, key=key))
+                                 {"task": t, "item": item, "seq": n.seq, "overdue_business_days": overdue}, key=key))
             setattr(report, n.kind + "s", getattr(report, n.kind + "s") + 1)
         report.tasks += len(tasks)
         report.batches.append(len(tasks))

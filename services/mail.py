@@ -20,7 +20,7 @@ from services.engine.events import DomainEvent, EventName
 from services.engine.models import User
 from services.engine.tasks import Task, assignee_label, assignee_names, people_for
 from services.engine.workflow import Audience
-from services.infra.db import insert_on_conflict
+from services.infra.db import insert_rows
 from services.infra.uow import Services, UnitOfWork
 from states.common import Role
 
@@ -98,7 +98,8 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
     if wf is None:
         return []
     words = wf.wording
-    item = _in_session(uow, wf.model, event.item_id) or await uow.session.get(wf.model, event.item_id)
+    item = (event.data.get("item") or _in_session(uow, wf.model, event.item_id)
+            or await uow.session.get(wf.model, event.item_id))
     title = wf.title(item)
     base = {"reference": item.reference, "title": title, "link": _link(settings, wf.path, item.reference),
             "member_state_name": members()[item.member_state]["name"], "item_label": words.item_label,
@@ -178,10 +179,7 @@ async def write_outbox(uow: UnitOfWork, rows: list[dict]) -> set[str]:
     if not rows:
         return set()
     t = OutboxMessage.__table__
-    # executemany: one statement compiled once (and cached), sent in pages of rows;
-    # `.values(rows)` would compile a statement of its own with a parameter per cell.
-    stmt = insert_on_conflict(uow.session, t, [t.c.event_key]).returning(t.c.event_key)
-    return set((await uow.session.exec(stmt, params=rows)).scalars().all())
+    return set(await insert_rows(uow.session, t, rows, keys=[t.c.event_key], returning=t.c.event_key))
 
 
 def outbox_writer(settings: MailSettings, on_written: Callable[[], None] | None = None):

@@ -7,6 +7,7 @@ UTC datetimes on both (`sqlalchemy_utc.UtcDateTime`: SQLite keeps no offset, so 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -15,13 +16,38 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy_utc import UtcDateTime
+import sqlalchemy_utc
 
-__all__ = ["URL", "UtcDateTime", "WRITE", "async_url", "insert_on_conflict", "is_sqlite", "make_async_engine",
-           "make_sync_engine", "make_url", "sync_url", "utcnow"]
+__all__ = ["URL", "UtcDateTime", "WRITE", "async_url", "insert_on_conflict", "insert_rows", "is_sqlite", "make_async_engine",
+           "make_sync_engine", "make_url", "sync_url", "update_rows", "utcnow"]
 
 _PG = {"postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg", "postgres"}
 _SQLITE = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
+
+
+class UtcDateTime(sqlalchemy_utc.UtcDateTime):
+    """sqlalchemy_utc's column type (aware UTC in, aware UTC out, a naive datetime refused), read
+    faster: asyncpg already decodes `timestamptz` as an aware UTC datetime, so nothing is done
+    to it, and elsewhere the conversion uses the standard library's C `datetime.UTC` rather
+    than the library's Python tzinfo. (On a sweep's 500-row batch, its per-value `astimezone`
+    was a quarter of the select's time from Python.)"""
+
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None or (isinstance(value, datetime) and value.tzinfo is UTC):
+            return value
+        return super().process_bind_param(value, dialect)  # refuses what is not an aware datetime
+
+    def result_processor(self, dialect, coltype):
+        if dialect.driver == "asyncpg":
+            return self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+        return super().result_processor(dialect, coltype)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _url(url: str | URL) -> URL:
@@ -96,6 +122,61 @@ def insert_on_conflict(session, table: sa.Table, keys: Iterable[sa.Column], *, u
     if update is None:
         return stmt.on_conflict_do_nothing(index_elements=keys)
     return stmt.on_conflict_do_update(index_elements=keys, set_=update)
+
+
+# --- many rows in one statement ---------------------------------------------------------------
+# PostgreSQL takes a whole batch as one array a column, unnested in the statement: one
+# parameter a column however many rows, where a multi-row VALUES has one a cell (for 500
+# outbox rows, 7,000 parameters for SQLAlchemy to process and for the server to parse), and an
+# executemany one statement a row. SQLite has no arrays, and talks to no server: there the
+# same rows go as an executemany (SQLAlchemy pages it into multi-row VALUES), which costs it
+# no round trip.
+
+def _unnested(table: sa.Table, rows: list[dict], cols: list[str]):
+    """`unnest(array of each column) AS u(cols)`: `rows` as a derived table, on PostgreSQL."""
+    arrays = []
+    for c in cols:
+        values = [r[c] for r in rows]
+        if isinstance(table.c[c].type, sa.JSON):  # sent as text, made JSON by the statement
+            values = [None if v is None else json.dumps(v) for v in values]
+            arrays.append(sa.bindparam(f"u_{c}", values, type_=postgresql.ARRAY(sa.Text)))
+        else:
+            arrays.append(sa.bindparam(f"u_{c}", values, type_=postgresql.ARRAY(table.c[c].type)))
+    u = sa.func.unnest(*arrays).table_valued(*cols, name="u").render_derived()
+    return u, [sa.cast(u.c[c], table.c[c].type) if isinstance(table.c[c].type, sa.JSON) else u.c[c] for c in cols]
+
+
+async def insert_rows(session, table: sa.Table, rows: list[dict], *, keys: Iterable[sa.Column],
+                      returning: sa.Column) -> list:
+    """Insert `rows` (dicts with the same columns), skipping any whose `keys` are taken, in one
+    statement; the `returning` value of each row that went in."""
+    if not rows:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        stmt = insert_on_conflict(session, table, keys).returning(returning)
+        return list((await session.exec(stmt, params=rows)).scalars().all())
+    cols = list(rows[0])
+    u, values = _unnested(table, rows, cols)
+    stmt = (postgresql.insert(table).from_select(cols, sa.select(*values).select_from(u))
+            .on_conflict_do_nothing(index_elements=list(keys)).returning(returning))
+    return list((await session.exec(stmt)).scalars().all())
+
+
+async def update_rows(session, table: sa.Table, key: str, rows: list[dict]) -> None:
+    """Set each row's other columns where `key` matches, in one statement (rows: dicts with the
+    same columns, `key` among them)."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    if session.get_bind().dialect.name != "postgresql":
+        stmt = (sa.update(table).where(table.c[key] == sa.bindparam(f"b_{key}"))
+                .values({c: sa.bindparam(f"b_{c}") for c in cols if c != key}))
+        await session.exec(stmt, params=[{f"b_{c}": r[c] for c in cols} for r in rows])
+        return
+    u, values = _unnested(table, rows, cols)
+    v = dict(zip(cols, values))
+    stmt = sa.update(table).where(table.c[key] == v[key]).values({c: v[c] for c in cols if c != key})
+    await session.exec(stmt)
 
 
 def utcnow() -> datetime:
