@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rso.api import docs, errors
 from rso.api.routes import api
 from rso.web import pages
+from services.accounts.sessions import LiveSessions
 from services.config.settings import Settings
 from services.mail import deliver
 from services.wiring import LIFECYCLES, build_services, mail_settings
@@ -139,7 +140,10 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
         wake = asyncio.Event()
         svc = build_services(settings, clock=clock, on_mail=wake.set)
         app.state.services = svc
-        task = None
+        task = listener = None
+        if svc.engine.dialect.name == "postgresql":
+            svc.live_sessions = LiveSessions()
+            listener = asyncio.create_task(svc.live_sessions.listen(svc.engine))
         if settings.deliver_in_background:
             app.state.deliverer = Deliverer(svc, mail_settings(settings), wake)
             task = asyncio.create_task(app.state.deliverer.run())
@@ -147,6 +151,9 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
             yield
         finally:
             # Shutdown is bounded: a stop never hangs on a pass mid-way (the outbox keeps its rows).
+            if listener is not None:
+                listener.cancel()
+                await asyncio.wait({listener}, timeout=5)
             if task is not None:
                 task.cancel()
                 done, _ = await asyncio.wait({task}, timeout=10)

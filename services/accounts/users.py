@@ -111,6 +111,7 @@ async def set_active(svc: Services, *, user: User, user_id: int, active: bool) -
         if target is None:
             raise NotFound(f"user {user_id}")
         target.active = active
+        sessions.changed(uow)
         if not active:
             await sessions.end_all(uow, target.id)
         await uow.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -66,6 +66,9 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     workflows: dict[str, Workflow] = field(default_factory=dict)  # by item kind: "proposal", ...
     event_writers: list[EventWriter] = field(default_factory=list)
+    # The sessions this worker found live, on PostgreSQL (`services.accounts.sessions.LiveSessions`);
+    # None: every request reads its session.
+    live_sessions: Any = None
 
     def __post_init__(self):
         opts = dict(class_=AsyncSession, expire_on_commit=False, autoflush=False)

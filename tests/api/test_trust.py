@@ -3,6 +3,7 @@ after signing out, bodies made to break the parser, a draft's secrets by email, 
 looking for the other invitees, a name that forges an email header, a short signing key."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -90,6 +91,36 @@ def test_a_token_signed_out_opens_nothing_any_more(api):
     assert api.client.post("/api/v1/auth/sign-out", headers={"Authorization": f"Bearer {token}"}).status_code == 204
     r = api.client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401 and "signed out" in r.json()["detail"]
+
+
+def _until(check, seconds: float = 5.0) -> bool:
+    """Whether `check()` holds within `seconds` (a change made in one worker reaches another
+    through the database, a moment after it commits)."""
+    end = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_signing_out_or_a_deactivation_in_one_worker_ends_the_session_in_another(settings, clock):
+    # Two app instances, as two `rso serve` workers. Each has seen the tokens work (on
+    # PostgreSQL it keeps them as live); what one worker ends, the other refuses.
+    with TestClient(create_app(settings, clock=clock)) as a, TestClient(create_app(settings, clock=clock)) as b:
+        in_a, in_b = Api(a, clock), Api(b, clock)
+        token = in_a.token("cm_aus")
+        in_b._tokens["cm_aus"] = token
+        tha = in_b.token("tha")
+        assert in_b.get("cm_aus", "/tasks").status_code == 200 and in_b.get("tha", "/tasks").status_code == 200
+        assert in_a.post("cm_aus", "/auth/sign-out").status_code == 204
+        assert _until(lambda: in_b.get("cm_aus", "/tasks").status_code == 401)
+        assert in_b.get("tha", "/tasks").status_code == 200  # another's session goes on
+
+        tha_id = in_b.get("tha", "/me").json()["id"]
+        assert in_a.post("admin", f"/admin/users/{tha_id}/deactivate").status_code == 204
+        assert _until(lambda: b.get("/api/v1/tasks", headers={"Authorization": f"Bearer {tha}"}).status_code == 401)
+        assert in_b.get("admin", "/tasks").status_code == 200
 
 
 def test_a_password_change_ends_the_other_sessions_at_once(api, clock):
