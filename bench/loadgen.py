@@ -8,6 +8,7 @@ uvloop when installed) only: the process that runs it imports nothing of the ser
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -78,12 +79,16 @@ class Connection:
 
 @dataclass
 class Step:
-    """One request of a scenario: POST `path_template.format(id=...)` with `body`."""
+    """One request of a scenario: POST `path_template.format(id=...)` with `body`; any status
+    but `expect` is an error. With `collect`, the field of that name in each (JSON) answer is
+    kept, in `Result.collected` (e.g. the id of what a create made)."""
 
     name: str
     path_template: str
     token: str
     body: bytes
+    expect: int = 200
+    collect: str | None = None
 
 
 @dataclass
@@ -93,6 +98,7 @@ class Result:
     elapsed: float = 0.0
     requests: int = 0
     cpu: float = 0.0  # this process's CPU seconds (user + system) during the run
+    collected: list = field(default_factory=list)  # Step.collect's values, in order of answer
 
 
 async def _drive(connections: list[Connection], steps: Sequence[Step], ids: Sequence[int],
@@ -102,7 +108,7 @@ async def _drive(connections: list[Connection], steps: Sequence[Step], ids: Sequ
     for i in ids:
         queue.put_nowait(i)
     prepared = [(s.name, s.path_template, b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-                 % s.token.encode(), s.body) for s in steps]
+                 % s.token.encode(), s.body, s.expect, s.collect) for s in steps]
 
     async def client(conn: Connection, delay: float):
         if delay:
@@ -114,14 +120,16 @@ async def _drive(connections: list[Connection], steps: Sequence[Step], ids: Sequ
                 item = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            for name, template, headers, body in prepared:
+            for name, template, headers, body, expect, collect in prepared:
                 t0 = time.perf_counter()
                 status, payload = await conn.request("POST", template.format(id=item), headers, body)
                 result.latencies[name].append(time.perf_counter() - t0)
                 result.requests += 1
-                if status != 200:
+                if status != expect:
                     result.errors.append((item, name, status, payload[:300].decode(errors="replace")))
                     break  # the next steps of this item would only fail too
+                if collect is not None:
+                    result.collected.append(json.loads(payload)[collect])
 
     cpu0, t0 = os.times(), time.perf_counter()
     await asyncio.gather(*(client(c, i * stagger) for i, c in enumerate(connections)))
@@ -131,40 +139,52 @@ async def _drive(connections: list[Connection], steps: Sequence[Step], ids: Sequ
     return result
 
 
-def serve(pipe, host: str, port: int, clients: int, steps: list[Step], warmup_ids: list[int],
-          ids: list[int]) -> None:
-    """The load generator process: open `clients` connections, run the warm-up items, report
-    "ready", wait for "go", run the timed items, send back the Result. Any failure is sent
-    back as ("error", text) rather than left in a traceback nobody reads."""
-    async def main():
-        connections = [Connection(host, port) for _ in range(clients)]
-        # Open the connections one at a time while the earlier ones already keep the server
-        # busy: a burst of connects is taken whole by whichever worker wakes first, and
-        # keep-alive then pins all the load on it (seen with --workers 2: 100% / 0%); a busy
-        # worker is slower to accept, so the idle one gets the next connection.
-        warm = await _drive(connections, steps, warmup_ids, stagger=0.02)
-        for c in connections:
-            if c.writer is None:  # the warm-up ended before this one's turn
-                await c.open()
-        pipe.send(("ready", warm))
-        go = asyncio.get_running_loop().run_in_executor(None, pipe.recv)
-        while not go.done():
+def serve(pipe, host: str, port: int, clients: int) -> None:
+    """The load generator process. Opens `clients` connections, then for each phase the parent
+    sends, `("phase", steps, warmup_ids, ids)`: runs the warm-up items, reports
+    `("ready", Result)`, waits for "go", runs the timed items and reports `("done", Result)`.
+    "stop" ends it. The connections stay open (kept busy) from one phase to the next. Any
+    failure is sent back as ("error", text) rather than left in a traceback nobody reads."""
+    async def wait_for_parent(connections):
+        message = asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        while not message.done():
             # uvicorn closes a keep-alive connection idle for 5 s: keep ours busy meanwhile.
-            await asyncio.wait([go], timeout=2)
-            if not go.done():
+            await asyncio.wait([message], timeout=2)
+            if not message.done():
                 for c in connections:
                     await c.request("GET", "/api/v1/health")
-        timed = await _drive(connections, steps, ids)
+        return message.result()
+
+    async def main():
+        connections = [Connection(host, port) for _ in range(clients)]
+        first = True
+        while True:
+            command = await wait_for_parent(connections)
+            if command == "stop":
+                break
+            _, steps, warmup_ids, ids = command
+            # The first time, open the connections one at a time while the earlier ones already
+            # keep the server busy: a burst of connects is taken whole by whichever worker wakes
+            # first, and keep-alive then pins all the load on it (seen with --workers 2: 100% /
+            # 0%); a busy worker is slower to accept, so the idle one gets the next connection.
+            warm = await _drive(connections, steps, warmup_ids, stagger=0.02 if first else 0.0)
+            first = False
+            for c in connections:
+                if c.writer is None:  # the warm-up ended before this one's turn
+                    await c.open()
+            pipe.send(("ready", warm))
+            if await wait_for_parent(connections) != "go":
+                raise RuntimeError("expected 'go' from the parent")
+            pipe.send(("done", await _drive(connections, steps, ids)))
         for c in connections:
             await c.close()
-        return timed
 
     try:
         try:
             from uvloop import run
         except ImportError:
             run = asyncio.run
-        pipe.send(("done", run(main())))
+        run(main())
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails loudly
         import traceback
         pipe.send(("error", "".join(traceback.format_exception(exc))))
