@@ -122,8 +122,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.warmup is None:
         args.warmup = 4 * args.clients
-    if args.n < len(args.workers) + 1 or args.clients < 1 or args.warmup < 0:
-        p.error("--n must be at least the number of worker counts + 1, --clients at least 1, --warmup at least 0")
+    if args.n < 1 or args.clients < 1 or args.warmup < 0:
+        p.error("--n and --clients must be at least 1, --warmup at least 0")
     return args
 
 
@@ -704,8 +704,8 @@ def report(args, env: dict, statements: dict, raw: dict, runs: list[dict], timin
             print("\n".join(f"       {s[:160]}" for s in rounds[-1]))
 
     slices = len(raw["create"]["slices"])
-    print(f"\n  Raw SQL (asyncpg, {args.clients} connections, one transaction per action; N rows in {slices} "
-          "slices, one before each HTTP run and one after the last):")
+    print(f"\n  Raw SQL (asyncpg, {args.clients} connections, one transaction per action; {slices} slices "
+          f"of {len(raw['create']['latencies']) // slices} rows, one before each HTTP run and one after the last):")
     print(f"    {'action':8}{'tx/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'postgres':>10}{'client':>8}   "
           "tx/s by slice")
     print(f"    {'':8}{'':8}{'':9}{'':9}{'':9}{'CPU ms/tx':>10}{'ms/tx':>8}")
@@ -807,10 +807,10 @@ def main(argv=None) -> int:
         env["fsync"] = conn.execute("SHOW fsync").fetchone()[0]
         env["sync"] = conn.execute("SHOW synchronous_commit").fetchone()[0]
 
-    # The baseline's N rows in one slice more than there are HTTP runs: one before each, one after.
-    k = len(args.workers) + 1
-    sizes = [args.n // k + (1 if i < args.n % k else 0) for i in range(k)]
-    raw_slices = [run(raw_slice(args.database_url, users, args.clients, args.warmup, sizes[0]))]
+    # The baseline in slices of N/2 rows (as many as the old halves), one before each HTTP run
+    # and one after the last.
+    k, size = len(args.workers) + 1, max(1, args.n // 2)
+    raw_slices = [run(raw_slice(args.database_url, users, args.clients, args.warmup, size))]
     lap(f"raw 1/{k}")
     runs = []
     logdir = Path(tempfile.mkdtemp(prefix="rso-bench-"))
@@ -822,7 +822,7 @@ def main(argv=None) -> int:
         finally:
             server.stop()
         lap(f"http workers {runs[-1]['label']}")
-        raw_slices.append(run(raw_slice(args.database_url, users, args.clients, args.warmup, sizes[i + 1])))
+        raw_slices.append(run(raw_slice(args.database_url, users, args.clients, args.warmup, size)))
         lap(f"raw {i + 2}/{k}")
     raw = merge_raw(raw_slices)
     run(verify(args.database_url, statements["ids"] + [i for r in runs for i in r["ids"]], raw["ids"]))
