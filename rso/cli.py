@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from services.config.settings import Settings
 from services.engine.errors import ServiceError
+from services.infra.db import is_sqlite
 from services.wiring import build_services, mail_settings
 
 
@@ -87,8 +89,15 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
                 log_level="info", proxy_headers=True)
 
 
+def default_workers(settings: Settings) -> int:
+    """On PostgreSQL one worker a core: every worker is stateless (sessions are checked against
+    the database, whose announcements reach each worker; each claims the outbox with SKIP
+    LOCKED). SQLite has one writer at a time: one worker."""
+    return 1 if is_sqlite(settings.database_url) else (os.cpu_count() or 1)
+
+
 def cmd_serve(args, settings: Settings) -> None:
-    _serve(settings, args.host, args.port, args.workers)
+    _serve(settings, args.host, args.port, args.workers or default_workers(settings))
 
 
 def cmd_up(args, settings: Settings) -> None:
@@ -119,7 +128,8 @@ def parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("serve", help="run the API and web app")
     network(sp)
-    sp.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    sp.add_argument("--workers", type=int, default=None, help="worker processes (default: on PostgreSQL, one a "
+                    "CPU core; on SQLite, 1)")
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("up", help="everything on one machine: the API, a local Prefect server and UI, the "

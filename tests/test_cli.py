@@ -164,3 +164,13 @@ def test_what_a_sweep_as_of_a_later_moment_writes_goes_out_at_the_next_deliver(e
     about_it = [m for m in smtp_inbox.messages if m["Subject"].startswith(f"Reminder, due {said}: RSO-P-")]
     assert about_it, [m["Subject"] for m in smtp_inbox.messages]
     assert all(said in m.get_body(("plain",)).get_content() for m in about_it)
+
+
+def test_serve_runs_a_worker_a_core_on_postgresql_and_one_on_sqlite(settings, db_kind, monkeypatch):
+    from rso import cli
+    started = {}
+    monkeypatch.setattr(cli, "_serve", lambda s, host, port, workers: started.update(workers=workers))
+    cli.cmd_serve(cli.parser().parse_args(["serve"]), settings)
+    assert started["workers"] == ((os.cpu_count() or 1) if db_kind == "postgresql" else 1)
+    cli.cmd_serve(cli.parser().parse_args(["serve", "--workers", "3"]), settings)
+    assert started["workers"] == 3
