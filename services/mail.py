@@ -18,9 +18,11 @@ from services.config.reference_data import members
 from services.engine.errors import Forbidden
 from services.engine.events import DomainEvent, EventName
 from services.engine.models import User
+from services.engine.people import directory
 from services.engine.tasks import Task, assignee_label, assignee_names, people_for
 from services.engine.workflow import Audience
 from services.infra.db import insert_rows
+from services.infra.writes import Insert
 from services.infra.uow import Services, UnitOfWork
 from states.common import Role
 
@@ -72,9 +74,19 @@ class _People:
     async def of_role(self, role: Role) -> list[User]:
         key = ("role", role.value)
         if key not in self._found:
-            self._found[key] = list((await self.uow.session.exec(
-                select(User).where(User.role == role.value, User.active.is_(True)).order_by(User.id))).all())
+            everyone = await directory(self.uow)
+            if everyone is not None:
+                self._found[key] = [u for _, u in sorted(everyone.items()) if u.active and u.role == role.value]
+            else:
+                self._found[key] = list((await self.uow.session.exec(
+                    select(User).where(User.role == role.value, User.active.is_(True)).order_by(User.id))).all())
         return self._found[key]
+
+    async def user(self, user_id: int) -> User | None:
+        everyone = await directory(self.uow)
+        if everyone is not None:
+            return everyone.get(user_id)
+        return await self.uow.session.get(User, user_id)
 
     async def assignee_names(self, tasks: list[Task]) -> dict[int, str]:
         missing = [t for t in tasks if t.assignee_id is not None and t.assignee_id not in self._names]
@@ -85,7 +97,7 @@ class _People:
     async def audience(self, item, who: frozenset[Audience]) -> list[User]:
         users: list[User] = []
         if Audience.SUBMITTER in who and item.submitted_by_id:
-            users.append(await self.uow.session.get(User, item.submitted_by_id))
+            users.append(await self.user(item.submitted_by_id))
         # The RSO hears only of what it has received: never of a draft.
         if Audience.CO_MANAGERS in who and item.submitted_at is not None:
             users += await self.of_role(Role.CO_MANAGER)
@@ -106,7 +118,7 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
             "link_text": f"Open {item.reference} in RSO Workflow"}
     out: list[tuple[User | None, str, str, dict]] = []
     if event.name == EventName.SUBMITTED:
-        user = await uow.session.get(User, item.submitted_by_id)
+        user = await people.user(item.submitted_by_id)
         again = f" (round {event.data['round']})" if event.data.get("round", 1) > 1 else ""
         out.append((user, "submission_acknowledged", f"{item.reference} received{again}: {title}",
                     {"next_step": words.next_step}))
@@ -118,7 +130,7 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
                          "due_date": _date(task.due_at, uow), "comment": None}))
     elif event.name == EventName.DECISION and item.submitted_by_id:
         word, sentence = words.decisions[event.data["outcome"]]
-        user = await uow.session.get(User, item.submitted_by_id)
+        user = await people.user(item.submitted_by_id)
         out.append((user, "decision", f"{item.reference} {word}: {title}",
                     {"decision_sentence": sentence, "conditions": event.data.get("conditions"),
                      "comment": "\n".join(event.data.get("reasons") or []) or None}))
@@ -192,8 +204,14 @@ def outbox_writer(settings: MailSettings, on_written: Callable[[], None] | None 
         for event in uow.events:
             rows += await _messages(uow, settings, event, people)
         uow.events.clear()
-        if await write_outbox(uow, rows) and on_written is not None:
-            uow.after_commit(on_written)
+        if rows:
+            t = OutboxMessage.__table__
+
+            def written(keys: list[str]) -> None:
+                if keys and on_written is not None:
+                    uow.after_commit(on_written)
+            # with the transaction's other changes, in one statement on PostgreSQL
+            uow.add_rows(Insert(t, rows, returning=t.c.event_key, conflict=[t.c.event_key], then=written))
 
     return write
 

@@ -20,7 +20,7 @@ from services.accounts import second_factor, sessions, signin, users
 from services.engine import workflow
 from services.engine.items import parse
 from services.engine.schemas import HistoryPublic, Strict, TaskPublic
-from services.engine.workflow import Workflow
+from services.engine.workflow import MAX_ID, Workflow
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the version you last saw; 409 if it is not current")]
 
@@ -194,10 +194,15 @@ def _item_routes(router: APIRouter, wf: Workflow) -> list:
         response.headers["Location"] = f"/api/v1{path}/{item.id}"
         return _etag(response, item)
 
-    async def list_(svc: ServicesDep, user: CurrentUser, state: str | None = None,
-                    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
-        return await wf.list(svc, user=user, state=state, limit=limit, offset=offset)
+    async def list_(request: Request, response: Response, svc: ServicesDep, user: CurrentUser,
+                    state: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description=(
+                        "only items older than this id: the id of the last item of the previous page"))] = None):
+        found = await wf.list(svc, user=user, state=state, limit=limit, before=before)
+        if len(found) == limit:  # there may be more: where the next page starts (RFC 8288)
+            nxt = request.url.include_query_params(before=found[-1].id)
+            response.headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+        return found
 
     async def get(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str):
         return _etag(response, await wf.get(svc, user=user, id_or_ref=id_or_ref))

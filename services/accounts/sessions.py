@@ -41,6 +41,7 @@ class LiveSessions:
 
     def __init__(self, recheck: float = 30.0):
         self.found: dict[str, tuple[Session, User]] = {}
+        self.people: dict[int, User] | None = None  # every user, by id (the directory the emails use)
         self.generation = 0
         self.listening = False
         self.recheck = recheck  # seconds between checks that the listening connection is alive
@@ -60,7 +61,24 @@ class LiveSessions:
 
     def forget(self, *_) -> None:
         self.found.clear()
+        self.people = None
         self.generation += 1
+
+    async def users(self, uow: UnitOfWork) -> dict[int, User] | None:
+        """Every user by id, active or not: read once, then kept until any user or session
+        changes; None while not listening (then read what you need from the database)."""
+        if not self.listening:
+            return None
+        if self.people is None:
+            generation = self.generation
+            found = list((await uow.session.exec(select(User))).all())
+            for u in found:  # shared by requests from now on: read-only, in no session
+                uow.session.expunge(u)
+            people = {u.id: u for u in found}
+            if generation != self.generation or not self.listening:
+                return people  # changed meanwhile: good for this transaction, not kept
+            self.people = people
+        return self.people
 
     async def listen(self, engine) -> None:
         """Hear the database's announcements until cancelled, reconnecting after a failure."""

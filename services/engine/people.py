@@ -8,6 +8,13 @@ from services.engine.errors import InvalidInput
 from services.engine.models import User
 from states.common import Actor, Role
 
+async def directory(uow) -> dict[int, User] | None:
+    """Every user by id, as this worker keeps them (on PostgreSQL, forgotten on any change to a
+    user: `services.accounts.sessions.LiveSessions`), or None: read them from the database."""
+    keeper = uow.services.live_sessions
+    return await keeper.users(uow) if keeper is not None else None
+
+
 STAFF = frozenset({Role.CO_MANAGER.value, Role.CO_CHAIR.value, Role.ADMIN.value})
 
 

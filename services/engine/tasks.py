@@ -19,7 +19,7 @@ from sqlmodel import Field, SQLModel, select
 from services.engine.events import DomainEvent, EventName
 from services.engine.models import User, moment
 from services.infra.db import insert_rows, update_rows, utcnow
-from services.engine.people import STAFF
+from services.engine.people import STAFF, directory
 from states.common import Role
 
 if TYPE_CHECKING:
@@ -132,6 +132,9 @@ def tasks_for(user: User):
 
 async def people_for(uow: UnitOfWork, task: Task) -> list[User]:
     """The active users this task is for (whom its emails go to)."""
+    everyone = await directory(uow)
+    if everyone is not None:
+        return [u for _, u in sorted(everyone.items()) if u.active and is_for(task, u)]
     q = select(User).where(User.active.is_(True), _is_for(task, User, _InSql)).order_by(User.id)
     return list((await uow.session.exec(q)).all())
 
@@ -256,7 +259,11 @@ async def assignee_names(uow: UnitOfWork, tasks: Iterable[Task], viewer: User | 
     ids = {t.assignee_id for t in tasks if t.assignee_id is not None}
     if not ids:
         return {}
-    rows = await uow.session.exec(select(User.id, User.name, User.organisation, User.role).where(User.id.in_(ids)))
+    everyone = await directory(uow)
+    if everyone is not None:
+        rows = [(u.id, u.name, u.organisation, u.role) for i in ids if (u := everyone.get(i)) is not None]
+    else:
+        rows = await uow.session.exec(select(User.id, User.name, User.organisation, User.role).where(User.id.in_(ids)))
     private = viewer is not None and viewer.role not in STAFF
     return {i: f"another {r.replace('_', ' ')}" if private and i != viewer.id else f"{n} ({o})" if o else n
             for i, n, o, r in rows}

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 import sqlalchemy as sa
-from sqlalchemy import false
+from sqlalchemy import and_, false
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from services.engine import items, tasks
@@ -123,10 +124,16 @@ class ItemPage:
     choices: dict[str, dict[str, list[Choice]]]  # per available action, per field: what may be chosen
 
 
-def _nothing_extra(uow: UnitOfWork, rows: list) -> Awaitable[dict[int, Any]]:
-    async def none():
-        return {}
-    return none()
+@dataclass(frozen=True)
+class ExtraJoin:
+    """What a lifecycle's decisions need of an item beyond its row and its open tasks (a
+    proposal's votes, a secondment's checklist), read in the same query: `columns` added to
+    the select, through `joins` (outer joins: (target, on clause)); `collect` makes the item's
+    `Loaded.extra` of the distinct non-empty tuples of `columns` found (none: an empty one)."""
+
+    columns: tuple
+    joins: tuple
+    collect: Callable[[list[tuple]], Any]
 
 
 async def _no_choices(uow: UnitOfWork, loaded: Loaded, user: User, action: str) -> dict[str, list[Choice]]:
@@ -152,7 +159,7 @@ class Workflow:
     title: Callable[[Any], str]  # in the inbox and emails
     wording: Wording
     timers: tuple[Timer, ...] = ()
-    load_extra: Callable[[UnitOfWork, list], Awaitable[dict[int, Any]]] = _nothing_extra
+    extra: ExtraJoin | None = None
     visible: Callable[[User], Any] | None = None  # the SQL clause; default: own member state, staff submitted
     # What of a history event a user may not read: {"actor"?, "comment"?, "arguments"?} replaced.
     redact: Callable[[HistoryEvent, User], dict] | None = None
@@ -189,27 +196,83 @@ class Workflow:
             return m.submitted_at.is_not(None)
         return false()
 
-    async def load(self, uow: UnitOfWork, user: User, id_or_ref: str | int, *, lock: bool = False):
+    async def find(self, uow: UnitOfWork, user: User, id_or_ref: str | int):
+        """The row of one item the caller may see (no tasks, nothing else)."""
         q = select(self.model).where(self._by_id_or_reference(id_or_ref), self.visible_clause(user))
-        if lock:
-            q = q.with_for_update(of=self.model)
         item = (await uow.session.exec(q)).first()
         if item is None:
             raise NotFound(f"{self.noun} '{id_or_ref}'")
+        return item
+
+    def _loaded_query(self, where, *, lock: bool = False, page=None):
+        """The items matching `where` with their open tasks and their `extra`, in one query (a
+        row per combination; `_collect` makes them whole again). With `lock`, the items' rows
+        are locked (FOR UPDATE OF the item's table only), and each row ends with the version
+        the statement's snapshot saw (see `load`)."""
+        m, ej = self.model, self.extra
+        live = m.state.not_in([s.value for s in self.lifecycle.final])
+        t = aliased(Task)  # not `tasks`: a visibility rule's subquery on tasks must not correlate with it
+        extra = list(ej.columns if ej else ())
+        if lock:
+            seen = aliased(m)
+            extra.append(select(seen.version).where(seen.id == m.id).scalar_subquery().label("seen_version"))
+        q = select(m, t, *extra).where(where)
+        if page is not None:  # a subquery of the items' ids: only those
+            q = q.join(page, page.c.id == m.id)
+        q = (q.outerjoin(t, and_(t.item_kind == self.kind, t.item_id == m.id, t.status == TaskStatus.OPEN, live)))
+        for target, on in (ej.joins if ej else ()):
+            q = q.outerjoin(target, on)
+        return q.with_for_update(of=m) if lock else q
+
+    def _collect(self, rows, *, lock: bool = False) -> list[Loaded]:
+        found: dict[int, tuple[Any, dict, dict]] = {}
+        for item, task, *rest in rows:
+            if lock:
+                rest.pop()  # the version seen
+            _, open_, extra = found.setdefault(item.id, (item, {}, {}))
+            if task is not None:
+                open_[task.id] = task
+            if rest and any(x is not None for x in rest):
+                extra[tuple(id(x) if hasattr(x, "__table__") else x for x in rest)] = tuple(rest)
+        ej = self.extra
+        return [Loaded(item, sorted(open_.values(), key=lambda t: (t.due_at, t.id)),
+                       ej.collect(list(extra.values())) if ej else None)
+                for item, open_, extra in found.values()]
+
+    async def load(self, uow: UnitOfWork, user: User, id_or_ref: str | int, *, lock: bool = False) -> Loaded:
+        """One item the caller may see, with what its decisions need, in one query.
+
+        Locked, on PostgreSQL: a row lock that had to wait for another transaction returns the
+        item's row as that one left it, but the tables joined to it as the statement's snapshot
+        saw them, from before (a vote just cast missing). The snapshot's version of the row,
+        read alongside, tells: when it differs from the row's, the read is made again (the lock
+        is ours by then, so it does not wait, and its snapshot is new)."""
+        q = self._loaded_query(and_(self._by_id_or_reference(id_or_ref), self.visible_clause(user)), lock=lock)
+        rows = (await uow.session.exec(q)).all()
+        if not rows:
+            raise NotFound(f"{self.noun} '{id_or_ref}'")
+        if lock and rows[0][-1] != rows[0][0].version:
+            rows = (await uow.session.exec(q.execution_options(populate_existing=True))).all()
         if lock:
             # Events are stamped once the row is ours: their times follow the order they commit in.
             uow.now = uow.services.clock()
-        return item
+        return self._collect(rows, lock=lock)[0]
 
     async def load_many(self, uow: UnitOfWork, rows: list) -> list[Loaded]:
-        live = [r.id for r in rows if self.lifecycle.states(r.state) not in self.lifecycle.final]
-        open_ = await tasks.open_tasks_of(uow, self.kind, live)
-        extra = await self.load_extra(uow, rows)
-        return [Loaded(r, [t for t in open_ if t.item_id == r.id], extra.get(r.id)) for r in rows]
+        if not rows:
+            return []
+        m = self.model
+        by_id = {x.item.id: x for x in self._collect(
+            (await uow.session.exec(self._loaded_query(m.id.in_([r.id for r in rows])))).all())}
+        return [by_id[r.id] for r in rows]
 
     async def load_one(self, uow: UnitOfWork, item) -> Loaded:
         (loaded,) = await self.load_many(uow, [item])
         return loaded
+
+    def new(self, item) -> Loaded:
+        """An item just created: no task, nothing else yet (nothing to read)."""
+        return Loaded(item, [], self.extra.collect([]) if self.extra else None)
 
     def available(self, loaded: Loaded, user: User) -> list[str]:
         return self.lifecycle.available_actions(self.facts(loaded), actor_of(user))
@@ -230,10 +293,10 @@ class Workflow:
             await self.staff_details(uow, view)
         return view
 
-    async def _flushed_view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:
-        """The item as a change leaves it (its new version written), before the commit: the
-        same view as `get` gives."""
-        await uow.session.flush()
+    async def _written_view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:
+        """The item as a change leaves it: its changes written (one statement on PostgreSQL),
+        the view made of what the transaction holds, not read back; the same view as `get`."""
+        await uow.write()
         loaded.tasks = [t for t in loaded.tasks if t.status == TaskStatus.OPEN]
         return await self._view(uow, loaded, user)
 
@@ -242,13 +305,13 @@ class Workflow:
     async def get(self, svc: Services, *, user: User, id_or_ref: str | int) -> BaseModel:
         """One item the caller may see, with their available actions and its open tasks."""
         async with svc.uow(write=False) as uow:
-            return await self._view(uow, await self.load_one(uow, await self.load(uow, user, id_or_ref)), user)
+            return await self._view(uow, await self.load(uow, user, id_or_ref), user)
 
     async def page(self, svc: Services, *, user: User, id_or_ref: str | int) -> ItemPage:
         """What a person's page of one item shows, in one read: the item, its history, its
         diagram, and for each action they may take now, what its fields may take."""
         async with svc.uow(write=False) as uow:
-            loaded = await self.load_one(uow, await self.load(uow, user, id_or_ref))
+            loaded = await self.load(uow, user, id_or_ref)
             view = await self._view(uow, loaded, user)
             history = [self._history_view(e, user) for e in await items.history(uow, self.kind, loaded.item.id)]
             facts, actor = self.facts(loaded), actor_of(user)
@@ -260,26 +323,32 @@ class Workflow:
         return ItemPage(view, history, self.lifecycle.diagram(loaded.item.state), choices)
 
     async def list(self, svc: Services, *, user: User, state: str | None = None, limit: int = 50,
-                   offset: int = 0) -> list:
-        """The items the caller may see, newest first."""
+                   before: int | None = None) -> list:
+        """The items the caller may see, newest first; `before`: those older than that id (the
+        next page starts below the last id of this one: a keyset, not an offset, so a page
+        costs the same however deep, and an item created meanwhile shifts nothing). One query:
+        the page of ids, joined to the items with their open tasks and what their actions need."""
         m = self.model
-        q = select(m).where(self.visible_clause(user))
+        page = select(m.id).where(self.visible_clause(user))
         if state is not None:
             try:
-                q = q.where(m.state == self.lifecycle.states(state).value)
+                page = page.where(m.state == self.lifecycle.states(state).value)
             except ValueError:
                 raise InvalidInput.one("state", "must be one of "
                                        + ", ".join(s.value for s in self.lifecycle.states)) from None
-        q = q.order_by(m.id.desc()).limit(limit).offset(offset)
+        if before is not None:
+            page = page.where(m.id < before)
+        page = page.order_by(m.id.desc()).limit(limit).subquery("page")
         async with svc.uow(write=False) as uow:
-            loaded = await self.load_many(uow, list((await uow.session.exec(q)).all()))
+            rows = (await uow.session.exec(self._loaded_query(sa.true(), page=page))).all()
+            loaded = sorted(self._collect(rows), key=lambda x: x.item.id, reverse=True)
             names = await tasks.assignee_names(uow, [t for x in loaded for t in x.tasks], user)
             return [self.present(svc, x, user, names, uow.now) for x in loaded]
 
     async def history(self, svc: Services, *, user: User, id_or_ref: str | int) -> list[HistoryPublic]:
         """Every event of an item the caller may see, oldest first."""
         async with svc.uow(write=False) as uow:
-            item = await self.load(uow, user, id_or_ref)
+            item = await self.find(uow, user, id_or_ref)
             events = await items.history(uow, self.kind, item.id)
         return [self._history_view(e, user) for e in events]
 
@@ -292,7 +361,7 @@ class Workflow:
     async def diagram(self, svc: Services, *, user: User, id_or_ref: str | int) -> str:
         """The lifecycle as Mermaid text with the item's current state marked."""
         async with svc.uow(write=False) as uow:
-            item = await self.load(uow, user, id_or_ref)
+            item = await self.find(uow, user, id_or_ref)
         return self.lifecycle.diagram(item.state)
 
     # --- creating and editing --------------------------------------------------------------
@@ -338,13 +407,12 @@ class Workflow:
                             uow, user=user, item_kind=self.kind, key=key, digest=digest)) is not None:
                         break
                     if id_or_ref is None:
-                        item = await self._create_in(uow, user, fields, key, digest)
+                        loaded = self.new(await self._create_in(uow, user, fields, key, digest))
                     else:
-                        item = await self._edit_in(uow, user, id_or_ref, fields, if_match)
-                    loaded = await self.load_one(uow, item)
+                        loaded = await self._edit_in(uow, user, id_or_ref, fields, if_match)
                     if submit:
                         await self.take(uow, loaded, user, "submit", {})
-                    view = await self._flushed_view(uow, loaded, user)
+                    view = await self._written_view(uow, loaded, user)
                     await uow.commit()
                 return view, id_or_ref is None
             except IntegrityError:
@@ -367,18 +435,19 @@ class Workflow:
         return item
 
     async def _edit_in(self, uow: UnitOfWork, user: User, id_or_ref: str | int, fields: BaseModel,
-                       if_match: str | None):
-        item = await self.load(uow, user, id_or_ref, lock=True)
+                       if_match: str | None) -> Loaded:
+        loaded = await self.load(uow, user, id_or_ref, lock=True)
+        item = loaded.item
         check_version(if_match, item.version)
         if item.state != self.draft_state:
-            raise ActionNotAvailable("edit", item.state, self.available(await self.load_one(uow, item), user),
+            raise ActionNotAvailable("edit", item.state, self.available(loaded, user),
                                      "only a draft can be edited; after a request for changes, use 'resubmit'")
         changes = await self.apply_fields(uow, item, fields, user, "")
         if changes:
             item.updated_at = uow.now
             record(uow, item_kind=self.kind, item_id=item.id, actor=user, action="edit", from_state=item.state,
                    to_state=item.state, arguments=changes)
-        return item
+        return loaded
 
     # --- actions ---------------------------------------------------------------------------
 
@@ -391,9 +460,9 @@ class Workflow:
         (not now; lists what is), InvalidInput (the arguments). Otherwise, in one transaction:
         the effects, tasks closed and opened, one history event, the domain events."""
         async with svc.uow() as uow:
-            loaded = await self.load_one(uow, await self.load(uow, user, id_or_ref, lock=True))
+            loaded = await self.load(uow, user, id_or_ref, lock=True)
             await self.take(uow, loaded, user, action, arguments, if_match)
-            view = await self._flushed_view(uow, loaded, user)
+            view = await self._written_view(uow, loaded, user)
             await uow.commit()
         return view
 
@@ -457,15 +526,17 @@ async def items_by_kind(uow: UnitOfWork, wanted: Iterable[tuple[str, int]], *, r
 
 
 async def inbox(svc: Services, *, user: User, limit: int = 200) -> list[TaskPublic]:
-    """The caller's open tasks over every lifecycle, soonest due first, each with `overdue`."""
-    q = (select(Task).where(Task.status == TaskStatus.OPEN, Task.item_kind.in_(list(svc.workflows)),
-                            tasks.tasks_for(user))
-         .order_by(Task.due_at, Task.id).limit(limit))
+    """The caller's open tasks over every lifecycle, soonest due first, each with `overdue`: one
+    query, each task with its item (an outer join a lifecycle)."""
+    wfs = list(svc.workflows.values())
+    q = select(Task, *(wf.model for wf in wfs)).where(Task.status == TaskStatus.OPEN,
+                                                       Task.item_kind.in_([wf.kind for wf in wfs]), tasks.tasks_for(user))
+    for wf in wfs:
+        q = q.outerjoin(wf.model, and_(Task.item_kind == wf.kind, wf.model.id == Task.item_id))
+    q = q.order_by(Task.due_at, Task.id).limit(limit)
     async with svc.uow(write=False) as uow:
-        found = list((await uow.session.exec(q)).all())
-        rows = await items_by_kind(uow, [(t.item_kind, t.item_id) for t in found])
-        names = await tasks.assignee_names(uow, found)
-        return [task_view(svc, t, reference=rows[(t.item_kind, t.item_id)].reference,
-                          title=svc.workflow(t.item_kind).title(rows[(t.item_kind, t.item_id)]), names=names,
-                          now=uow.now)
-                for t in found if (t.item_kind, t.item_id) in rows]
+        found = [(t, svc.workflow(t.item_kind), next(i for i in row if i is not None))
+                 for t, *row in (await uow.session.exec(q)).all() if any(i is not None for i in row)]
+        names = await tasks.assignee_names(uow, [t for t, _, _ in found])
+        return [task_view(svc, t, reference=item.reference, title=wf.title(item), names=names, now=uow.now)
+                for t, wf, item in found]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import cache
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.infra import writes
 from services.infra.db import WRITE, utcnow
 
 if TYPE_CHECKING:
@@ -21,9 +23,21 @@ if TYPE_CHECKING:
 EventWriter = Callable[["UnitOfWork"], Awaitable[None]]
 
 
+@cache
+def _table_order() -> dict[str, int]:
+    """Each table's place in dependency order, parents first: the order rows go in on SQLite."""
+    from sqlmodel import SQLModel
+    return {t.name: i for i, t in enumerate(SQLModel.metadata.sorted_tables)}
+
+
 class UnitOfWork:
     """One transaction. Rolls back unless `commit()` was called; collects domain events, which
-    the service's event writers turn into rows (the outbox) just before it commits."""
+    the service's event writers turn into rows (the outbox) when it writes.
+
+    `write()` sends what the transaction changed (the session's objects, and rows the event
+    writers queued with `add_rows`) as one statement on PostgreSQL (`services.infra.writes`);
+    the objects written are then detached from the session, their ids filled in: read them,
+    don't change them further. `commit()` writes what is left and commits."""
 
     def __init__(self, services: Services, write: bool):
         self.services = services
@@ -31,6 +45,7 @@ class UnitOfWork:
         self.events: list[DomainEvent] = []
         self.now: datetime = services.clock()
         self._after: list[Callable[[], None]] = []
+        self._queued: list[writes.Write] = []
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -47,9 +62,28 @@ class UnitOfWork:
         """Call `callback` once this transaction has committed (never if it rolls back)."""
         self._after.append(callback)
 
-    async def commit(self) -> None:
+    def add_rows(self, write: writes.Insert) -> None:
+        """Rows to insert with the transaction's next write (an event writer's outbox rows)."""
+        self._queued.append(write)
+
+    async def write(self) -> None:
+        """Send the transaction's changes: the event writers' rows and the session's objects,
+        in one statement on PostgreSQL."""
         for writer in self.services.event_writers:
             await writer(self)
+        queued, self._queued = self._queued, []
+        found = writes.orm_changes(self.session, _table_order())
+        if found is None:  # not plain: the ORM's own flush, then the rows
+            await self.session.flush()
+            await writes.run(self.session, queued)
+            return
+        changes, written = found
+        await writes.run(self.session, changes + queued)
+        for obj in written:
+            self.session.expunge(obj)
+
+    async def commit(self) -> None:
+        await self.write()
         await self.session.commit()
         for callback in self._after:
             callback()

@@ -7,8 +7,8 @@ tasks), record the history event and the domain events, commit once.
 """
 from __future__ import annotations
 
-from sqlalchemy import exists
-from sqlmodel import select, tuple_
+from sqlalchemy import String, and_, cast, exists, literal, null, union_all
+from sqlmodel import select
 
 from services.config.calendar import add_months
 from services.engine.errors import InvalidInput
@@ -17,7 +17,7 @@ from services.engine.models import HistoryEvent, User
 from services.engine.people import is_staff, normalise_email
 from services.engine.schemas import CommentArgs, SubmitArgs
 from services.engine.tasks import Task, TaskKind, TaskStatus, close_tasks, due_in, is_for, open_task
-from services.engine.workflow import Choice, Loaded, Step, Workflow, no_effect
+from services.engine.workflow import Choice, ExtraJoin, Loaded, Step, Workflow, no_effect
 from services.infra.uow import UnitOfWork
 from services.proposals.models import ConsultationResponse, Proposal, ReviewVote
 from services.proposals.schemas import (
@@ -59,15 +59,12 @@ def _visible(user: User):
     return Proposal.submitted_at.is_not(None)
 
 
-async def _votes(uow: UnitOfWork, proposals: list[Proposal]) -> dict[int, list[ReviewVote]]:
-    """This round's votes of the proposals under review."""
-    in_review = [(p.id, p.round) for p in proposals if p.state == ProposalState.CO_MANAGER_REVIEW]
-    out: dict[int, list[ReviewVote]] = {p.id: [] for p in proposals}
-    if in_review:
-        for v in (await uow.session.exec(
-                select(ReviewVote).where(tuple_(ReviewVote.proposal_id, ReviewVote.round).in_(in_review)))).all():
-            out[v.proposal_id].append(v)
-    return out
+# This round's votes of a proposal under review.
+VOTES = ExtraJoin(
+    columns=(ReviewVote,),
+    joins=((ReviewVote, and_(ReviewVote.proposal_id == Proposal.id, ReviewVote.round == Proposal.round,
+                             Proposal.state == ProposalState.CO_MANAGER_REVIEW.value)),),
+    collect=lambda found: sorted((v for (v,) in found), key=lambda v: v.id))
 
 
 def _facts(loaded: Loaded) -> ProposalFacts:
@@ -88,18 +85,20 @@ def _view(loaded: Loaded) -> dict:
 
 
 async def _staff_details(uow: UnitOfWork, view: ProposalPublic) -> None:
-    """RSO staff also see the co-managers' reviews and the stakeholders' responses."""
-    votes = (await uow.session.exec(select(ReviewVote, User.name).join(User, User.id == ReviewVote.user_id)
-                                    .where(ReviewVote.proposal_id == view.id).order_by(ReviewVote.id))).all()
-    view.reviews = [ReviewPublic(round=v.round, country=v.country, reviewer=name, recommendation=v.recommendation,
-                                 comment=v.comment, at=v.created_at) for v, name in votes]
-    responses = (await uow.session.exec(
-        select(ConsultationResponse, User.name, User.organisation)
-        .join(User, User.id == ConsultationResponse.stakeholder_id)
-        .where(ConsultationResponse.proposal_id == view.id).order_by(ConsultationResponse.id))).all()
+    """RSO staff also see the co-managers' reviews and the stakeholders' responses (one query)."""
+    v, r = ReviewVote, ConsultationResponse
+    votes = (select(literal("review").label("kind"), v.id.label("n"), v.round, v.country, User.name, User.organisation,
+                    v.recommendation.label("choice"), v.comment, v.created_at.label("at"))
+             .join(User, User.id == v.user_id).where(v.proposal_id == view.id))
+    responses = (select(literal("response"), r.id, r.round, cast(null(), String), User.name, User.organisation,
+                        r.position, r.comment, r.created_at)
+                 .join(User, User.id == r.stakeholder_id).where(r.proposal_id == view.id))
+    rows = (await uow.session.exec(union_all(votes, responses).order_by("kind", "n"))).all()
+    view.reviews = [ReviewPublic(round=x.round, country=x.country, reviewer=x.name, recommendation=x.choice,
+                                 comment=x.comment, at=x.at) for x in rows if x.kind == "review"]
     view.consultation_responses = [
-        ResponsePublic(round=r.round, stakeholder=name, organisation=org, position=r.position,
-                       comment=r.comment, at=r.created_at) for r, name, org in responses]
+        ResponsePublic(round=x.round, stakeholder=x.name, organisation=x.organisation, position=x.choice,
+                       comment=x.comment, at=x.at) for x in rows if x.kind == "response"]
 
 
 def _redact(e: HistoryEvent, user: User) -> dict:
@@ -280,6 +279,6 @@ PROPOSALS = Workflow(
     kind=ITEM, path="proposals", prefix=PREFIX, model=Proposal, lifecycle=LIFECYCLE,
     create_schema=ProposalCreate, update_schema=ProposalUpdate, public_schema=ProposalPublic, arguments=ARGUMENTS,
     effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter, title=lambda p: p.title,
-    wording=WORDING, timers=TIMERS, load_extra=_votes, visible=_visible, redact=_redact,
+    wording=WORDING, timers=TIMERS, extra=VOTES, visible=_visible, redact=_redact,
     staff_details=_staff_details, choices=_choices,
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlmodel import select
+from sqlalchemy import and_
+from sqlalchemy.orm import aliased
 
 from services.config.calendar import add_months
 from services.engine.errors import InvalidInput, NotFound
@@ -13,7 +14,7 @@ from services.engine.events import DomainEvent, EventName
 from services.engine.models import User
 from services.engine.schemas import CommentArgs, SubmitArgs
 from services.engine.tasks import TaskKind, TaskStatus, close_tasks, due_in, open_task
-from services.engine.workflow import Loaded, Step, Workflow, no_effect
+from services.engine.workflow import ExtraJoin, Loaded, Step, Workflow, no_effect
 from services.infra.uow import UnitOfWork
 from services.secondments.models import ChecklistEntry, Secondment
 from services.secondments.schemas import (
@@ -82,7 +83,7 @@ async def _linked_proposal(uow: UnitOfWork, user: User, reference: str, field: s
     try:
         if not proposals.reference_pattern.fullmatch(reference.strip().upper()):
             raise NotFound(reference)
-        proposal = await proposals.load(uow, user, reference)
+        proposal = await proposals.find(uow, user, reference)
     except NotFound:
         raise InvalidInput.one(field, f"no proposal '{reference}' that you can see") from None
     if proposal.state != APPROVED:
@@ -136,15 +137,20 @@ def _require_complete(s: Secondment, prefix: str = "") -> None:
 
 # --- what the engine needs to know of a secondment ------------------------------------------
 
-async def _checklists(uow: UnitOfWork, rows: list[Secondment]) -> dict[int, list[tuple[ChecklistEntry, str | None]]]:
-    out: dict[int, list] = {s.id: [] for s in rows}
-    ids = [s.id for s in rows if s.state not in (S.DRAFT, S.UNDER_REVIEW, S.INFO_REQUESTED, S.ARRANGING)]
-    if ids:
-        q = (select(ChecklistEntry, User.name).outerjoin(User, User.id == ChecklistEntry.done_by_id)
-             .where(ChecklistEntry.secondment_id.in_(ids)).order_by(ChecklistEntry.id))
-        for entry, name in (await uow.session.exec(q)).all():
-            out[entry.secondment_id].append((entry, name))
-    return out
+_DoneBy = aliased(User)
+
+
+def _checklist(found: list[tuple]) -> list[tuple[ChecklistEntry, str | None]]:
+    return sorted(((e, name) for e, name in found if e is not None), key=lambda x: x[0].id)
+
+
+# A secondment's checklist, with who ticked each item, once it is being arranged.
+CHECKLIST = ExtraJoin(
+    columns=(ChecklistEntry, _DoneBy.name),
+    joins=((ChecklistEntry, and_(ChecklistEntry.secondment_id == Secondment.id,
+                                 Secondment.state.not_in([S.DRAFT, S.UNDER_REVIEW, S.INFO_REQUESTED, S.ARRANGING]))),
+           (_DoneBy, _DoneBy.id == ChecklistEntry.done_by_id)),
+    collect=_checklist)
 
 
 def _facts(loaded: Loaded) -> SecondmentFacts:
@@ -327,5 +333,5 @@ SECONDMENTS = Workflow(
     kind=ITEM, path="secondments", prefix=PREFIX, model=Secondment, lifecycle=LIFECYCLE,
     create_schema=SecondmentCreate, update_schema=SecondmentUpdate, public_schema=SecondmentPublic,
     arguments=ARGUMENTS, effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter,
-    title=_title, wording=WORDING, timers=TIMERS, load_extra=_checklists,
+    title=_title, wording=WORDING, timers=TIMERS, extra=CHECKLIST,
 )

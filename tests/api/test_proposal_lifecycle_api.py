@@ -399,7 +399,7 @@ def test_a_draft_withdrawn_before_submission_never_reaches_the_rso(api):
 def test_numbers_out_of_range_are_404_or_422_not_500(api):
     assert api.get("tha", "/proposals/2147483648").status_code == 404
     assert api.post("tha", "/proposals/99999999999/actions/submit", {}).status_code == 404
-    assert api.get("tha", "/proposals", params={"offset": 9223372036854775808}).status_code == 422
+    assert api.get("tha", "/proposals", params={"before": 9223372036854775808}).status_code == 422
     p = api.create()
     r = api.patch("tha", f"/proposals/{p['id']}", {"title": "New"}, headers={"If-Match": "9" * 5000})
     assert r.status_code == 409
@@ -437,3 +437,19 @@ def test_the_rsos_deliberations_stay_internal_except_what_the_owner_must_act_on(
     api.act("cm_aus", ref2, "review", recommendation="revise", comment="Add a budget breakdown.")
     owner_sees = api.get("tha", f"/proposals/{ref2}/history").json()[-1]
     assert owner_sees["comment"] == "Add a budget breakdown." and owner_sees["arguments"]["recommendation"] == "revise"
+
+
+def test_a_list_pages_by_keyset_newest_first_each_item_once(api):
+    made = [api.create(title=f"Proposal {n}")["reference"] for n in range(7)]
+    seen, path, pages = [], "/proposals?limit=3", 0
+    while path:
+        r = api.get("tha", path)
+        assert r.status_code == 200
+        seen += [p["reference"] for p in r.json()]
+        pages += 1
+        link = r.headers.get("Link")
+        path = link.split(">")[0].lstrip("<").removeprefix("/api/v1") if link else None
+        if pages == 1:
+            api.create(title="Made while paging")  # newer than the cursor: shifts nothing
+    assert seen == made[::-1] and pages == 3
+    assert api.get("tha", "/proposals", params={"before": 0}).status_code == 422

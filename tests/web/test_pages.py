@@ -186,10 +186,10 @@ def test_after_a_revision_request_the_member_state_resubmits_the_edited_proposal
     assert "with partner agencies" in r.text and "(round 2)" in r.text
 
 
-def test_an_item_page_is_read_in_one_transaction(web, api):
+def test_an_item_page_is_read_in_one_transaction(web, api, db_kind):
     """Everything a page shows of an item (details, actions with their choices, timeline,
     diagram) comes from one read of the database, the item itself read once. (Who is signed in
-    is a read of its own: the session, checked on every request.)"""
+    is a read of its own on SQLite; on PostgreSQL the worker knows the live session already.)"""
     from sqlalchemy import event
 
     ref = api.create()["reference"]
@@ -217,5 +217,5 @@ def test_an_item_page_is_read_in_one_transaction(web, api):
     assert page.status_code == 200 and "Record your recommendation" in page.text and "Timeline" in page.text
     sessions = [t for t in transactions if any("FROM sessions" in sql for sql in t)]
     the_page = [t for t in transactions if t not in sessions]
-    assert len(sessions) == 1 and len(the_page) == 1
+    assert len(sessions) == (0 if db_kind == "postgresql" else 1) and len(the_page) == 1
     assert sum("FROM proposals" in sql for sql in the_page[0]) == 1  # the item, once
