@@ -94,6 +94,12 @@ async def sweep(svc: Services, now: datetime | None = None, *, batch: int = BATC
     return report
 
 
+def notice_key(task_id: int, notice: Notice) -> str:
+    """The key a task's notice is claimed by (unique in `deadline_notices`): the task, the kind of
+    notice and its place in the task's schedule."""
+    return f"task:{task_id}:{notice.kind}:{notice.seq}"
+
+
 async def task_notices(svc: Services, now: datetime, *, batch: int = BATCH) -> SweepReport:
     """The reminders and escalations of open tasks due by `now`, in batches. What they write
     is stamped `now`; their emails go out at the next delivery, whatever `now` is."""
@@ -122,7 +128,7 @@ async def _task_batch(svc: Services, now: datetime, batch: int, report: SweepRep
             wanted += [(t, n) for n in plan[0]]
             nxt.append(plan[1])
         await set_next_notices(uow, tasks, nxt)
-        keys = {f"task:{t.id}:{n.kind}:{n.seq}": (t, n) for t, n in wanted}
+        keys = {notice_key(t.id, n): (t, n) for t, n in wanted}
         claimed = await claim_notices(uow, [{"key": k, "item_kind": t.item_kind, "item_id": t.item_id,
                                              "task_id": t.id, "kind": n.kind, "due_at": n.at}
                                             for k, (t, n) in keys.items()])
