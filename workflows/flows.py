@@ -7,6 +7,7 @@ step of the sweep (the task notices, each lifecycle's timers) is a task of its o
 Settings come from the environment (RSO_…), read when a run starts."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -21,6 +22,7 @@ from services.mail import deliver
 from services.wiring import LIFECYCLES, build_services, clock_of, mail_settings
 
 RETRIES = dict(retries=3, retry_delay_seconds=[10, 30, 60])
+DELIVERY_BATCH = 500  # emails a delivery pass claims
 
 
 async def _with_services(fn: Callable[[Services, Settings], Awaitable]):
@@ -44,11 +46,20 @@ async def sweep_step(name: str, now: datetime) -> dict:
 
 @task(name="deliver-outbox", **RETRIES)
 async def deliver_outbox() -> dict:
-    """One delivery pass."""
-    report = await _with_services(lambda svc, settings: deliver(svc, mail_settings(settings)))
-    if report.claimed:
+    """Delivery passes until one finds less than a full batch: the thousands of reminders of
+    an 08:00 sweep go out in this run, not a batch a minute. It ends: what fails waits for
+    its retry, and nothing else is due until more is written."""
+    async def passes(svc: Services, settings: Settings) -> dict:
+        total: Counter = Counter()
+        while True:
+            report = asdict(await deliver(svc, mail_settings(settings), batch=DELIVERY_BATCH))
+            total.update(report)
+            if report["claimed"] < DELIVERY_BATCH:
+                return {name: total[name] for name in report}
+    report = await _with_services(passes)
+    if report["claimed"]:
         get_run_logger().info("outbox: %s", report)
-    return asdict(report)
+    return report
 
 
 @task(name="write-digests", **RETRIES)
