@@ -83,6 +83,17 @@ def cmd_flows(args, settings: Settings) -> None:
     main(settings.timezone)
 
 
+def cmd_deploy(args, settings: Settings) -> str:
+    from workflows.serve import deploy
+    names = deploy(args.pool, settings.timezone)
+    return f"deployed to work pool '{args.pool}': {', '.join(names)} (start workers: rso worker --pool {args.pool})"
+
+
+def cmd_worker(args, settings: Settings) -> None:
+    from workflows.serve import worker
+    worker(args.pool, name=args.name, limit=args.limit)
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
     uvicorn.run("rso.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -115,6 +126,9 @@ class _OneLine(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+POOL = "rso"  # the work pool of `rso deploy` and `rso worker` unless told otherwise
 
 
 def parser() -> argparse.ArgumentParser:
@@ -158,6 +172,18 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("flows", help="serve the scheduled flows (sweep, delivery, digest) to the Prefect "
                         "server at PREFECT_API_URL")
     sp.set_defaults(func=cmd_flows)
+
+    sp = sub.add_parser("deploy", help="register the scheduled flows as deployments on a Prefect work pool "
+                        "(created if missing) at PREFECT_API_URL, for `rso worker`s to run")
+    sp.add_argument("--pool", default=POOL, help=f"the work pool (default {POOL})")
+    sp.set_defaults(func=cmd_deploy)
+
+    sp = sub.add_parser("worker", help="run the flow runs of a Prefect work pool as they fall due; start as many "
+                        "as you like, on any machine (prefect worker start --type process)")
+    sp.add_argument("--pool", default=POOL, help=f"the work pool (default {POOL})")
+    sp.add_argument("--name", help="this worker's name in Prefect (default: one Prefect makes up)")
+    sp.add_argument("--limit", type=int, help="at most this many flow runs at once (default: no limit)")
+    sp.set_defaults(func=cmd_worker)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True,
                                                                          metavar="SUBCOMMAND")

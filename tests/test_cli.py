@@ -174,3 +174,13 @@ def test_serve_runs_a_worker_a_core_on_postgresql_and_one_on_sqlite(settings, db
     assert started["workers"] == ((os.cpu_count() or 1) if db_kind == "postgresql" else 1)
     cli.cmd_serve(cli.parser().parse_args(["serve", "--workers", "3"]), settings)
     assert started["workers"] == 3
+
+def test_deploy_and_worker_refuse_without_a_prefect_server_to_talk_to(tmp_path):
+    # Without PREFECT_API_URL Prefect would start a temporary server of its own, and the
+    # deployments or the worker would serve nobody.
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    for command in ("deploy", "worker"):
+        r = subprocess.run([RSO, command], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        assert (r.returncode, r.stdout) == (1, "")
+        assert r.stderr == "rso: RuntimeError: set PREFECT_API_URL to the Prefect server's API " \
+                           "(e.g. http://127.0.0.1:4200/api)\n"
