@@ -1,6 +1,7 @@
 """docker-compose.yml runs what the project really has: every service's command is one of
-its commands with options it accepts, the settings are ones it reads, and the order of
-start-up (database healthy, migrations before the flows) holds."""
+its commands with options it accepts (down to the `prefect worker start` that `rso worker`
+becomes), the settings are ones it reads, and the order of start-up (database healthy,
+migrations and deployments before the workers) holds."""
 from __future__ import annotations
 
 import os
@@ -32,8 +33,17 @@ def commands(service: dict) -> list[list[str]]:
     return [argv]
 
 
-def test_the_five_services_are_there():
-    assert set(SERVICES) == {"postgres", "prefect-server", "api", "flows", "mailpit"}
+def test_the_six_services_are_there():
+    assert set(SERVICES) == {"postgres", "prefect-server", "api", "deploy", "worker", "mailpit"}
+
+
+def prefect_help(*words: str) -> str:
+    """`prefect WORDS --help`, as installed."""
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    r = subprocess.run([prefect, *words, "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                       env={**os.environ, "DO_NOT_TRACK": "1"})
+    assert r.returncode == 0, r.stderr
+    return r.stdout
 
 
 @pytest.mark.parametrize("name", [n for n, s in SERVICES.items() if s.get("command")])
@@ -43,13 +53,9 @@ def test_every_command_is_one_the_project_has(name):
             parser().parse_args(argv[1:])  # SystemExit(2) on an unknown command or option
             assert "rso" in (ROOT / "pyproject.toml").read_text().split("[project.scripts]")[1].split("[")[0]
         elif argv[:3] == ["prefect", "server", "start"]:  # Prefect's own server, as installed
-            prefect = str(Path(sys.executable).with_name("prefect"))
-            words = [a for a in argv[1:] if not a.startswith("--") and a not in ("0.0.0.0", "4200")]
-            help_text = subprocess.run([prefect, *words, "--help"], capture_output=True, text=True, timeout=60,
-                                       cwd=ROOT, env={**os.environ, "DO_NOT_TRACK": "1"})
-            assert help_text.returncode == 0, help_text.stderr
+            help_text = prefect_help("server", "start")
             for option in (a for a in argv[1:] if a.startswith("--")):
-                assert option in help_text.stdout, f"{name}: prefect server start does not take {option}"
+                assert option in help_text, f"{name}: prefect server start does not take {option}"
         else:
             pytest.fail(f"{name}: '{argv[0]}' is not a command of this project")
 
@@ -64,11 +70,17 @@ def test_start_up_waits_for_what_each_service_needs():
     assert "pg_isready" in " ".join(pg)
     for name in ("prefect-server", "api"):
         assert SERVICES[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
-    assert SERVICES["flows"]["depends_on"] == {"prefect-server": {"condition": "service_healthy"},
-                                               "api": {"condition": "service_healthy"}}
+    # The flows are deployed once the Prefect server answers; workers start once they are
+    # deployed and the migrations have run (the API's health says so).
+    assert SERVICES["deploy"]["depends_on"] == {"prefect-server": {"condition": "service_healthy"}}
+    assert SERVICES["worker"]["depends_on"] == {"deploy": {"condition": "service_completed_successfully"},
+                                                "api": {"condition": "service_healthy"}}
+    assert SERVICES["deploy"]["restart"] == "no"  # a one-off: restarted, it would never complete
     for name, s in SERVICES.items():
         for dep in s.get("depends_on", {}):
             assert dep in SERVICES
+            assert s["depends_on"][dep]["condition"] in ("service_healthy", "service_completed_successfully",
+                                                         "service_started")
             if s["depends_on"][dep]["condition"] == "service_healthy":
                 assert "healthcheck" in SERVICES[dep], f"{name} waits for {dep}, which has no health check"
         test = s.get("healthcheck", {}).get("test", [])
@@ -86,7 +98,7 @@ def test_prefect_keeps_its_state_in_that_postgres():
 
 def test_settings_are_ones_the_service_reads_and_it_emails_through_mailpit():
     fields = {f"RSO_{name.upper()}" for name in Settings.model_fields}
-    for name in ("api", "flows"):
+    for name in ("api", "deploy", "worker"):
         env = SERVICES[name]["environment"]
         unknown = {k for k in env if k.startswith("RSO_")} - fields
         assert not unknown, f"{name}: {unknown} are not settings"
@@ -96,10 +108,32 @@ def test_settings_are_ones_the_service_reads_and_it_emails_through_mailpit():
 
 
 def test_the_image_builds_from_what_the_repository_holds():
-    for name in ("prefect-server", "api", "flows"):
+    for name in ("prefect-server", "api", "deploy", "worker"):
         assert SERVICES[name]["build"] == "."
     dockerfile = (ROOT / "Dockerfile").read_text()
     for line in dockerfile.splitlines():
         if m := re.match(r"COPY (.+) \S+$", line):
             for src in m.group(1).split():
                 assert (ROOT / src).exists(), f"Dockerfile copies {src}, which is not in the repository"
+
+
+def test_several_workers_serve_the_pool_the_flows_are_deployed_to():
+    from workflows.serve import POOL_TYPE, worker_argv
+    (deploy,), (worker,) = commands(SERVICES["deploy"]), commands(SERVICES["worker"])
+    deploy_args, worker_args = parser().parse_args(deploy[1:]), parser().parse_args(worker[1:])
+    assert (deploy_args.command, worker_args.command) == ("deploy", "worker")
+    assert deploy_args.pool == worker_args.pool  # the same work pool
+    replicas = SERVICES["worker"]["deploy"]["replicas"]
+    assert isinstance(replicas, int) and replicas >= 2
+    # What `rso worker` becomes is a `prefect worker start` that Prefect, as installed, takes:
+    # every option, and a worker type it knows.
+    argv = worker_argv(worker_args.pool, name=worker_args.name, limit=worker_args.limit)
+    assert Path(argv[0]).name == "prefect" and argv[1:3] == ["worker", "start"]
+    help_text = prefect_help("worker", "start")
+    for option in (a for a in argv[3:] if a.startswith("--")):
+        assert option in help_text, f"rso worker runs prefect worker start {option}, which it does not take"
+    from prefect.workers.base import BaseWorker
+    assert POOL_TYPE in BaseWorker.get_all_available_worker_types()
+    assert argv[argv.index("--type") + 1] == POOL_TYPE
+    # Workers stop within their grace period, on the signal Prefect's worker handles.
+    assert SERVICES["worker"]["stop_signal"] == "SIGTERM"
