@@ -5,6 +5,7 @@ one worker; a worker killed in the middle of a sweep costs nothing but time: the
 sends what was left, and every notice goes out once."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -30,7 +32,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
 
 RSO = str(Path(sys.executable).with_name("rso"))
 PREFECT = str(Path(sys.executable).with_name("prefect"))
-FLOWS = ("deadline-sweep", "outbox-delivery", "daily-digest")
 
 
 def prefect_environment(home: Path, port: int) -> dict[str, str]:
@@ -93,10 +94,11 @@ class Workers:
     """`rso worker` processes of the pool, each in a process group of its own."""
 
     def __init__(self, env: dict[str, str], log_dir: Path):
-        self.env, self.log_dir, self.procs = env, log_dir, {}
+        self.env, self.log_dir, self.procs, self.logs = env, log_dir, {}, []
 
     def start(self, name: str) -> None:
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - the worker owns it
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - the worker writes it until it stops
+        self.logs.append(log)
         self.procs[name] = subprocess.Popen([RSO, "worker", "--name", name, "--limit", "1"], env=self.env,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -119,6 +121,8 @@ class Workers:
     def stop_all(self) -> None:
         for proc in self.procs.values():
             stop(proc)
+        for log in self.logs:
+            log.close()
 
 
 def descendants(pid: int) -> list[int]:
@@ -176,8 +180,6 @@ def flow_run(env, run_id: str) -> dict:
 
 def times_started(env, run_id: str) -> int:
     """How often the run entered Running, from Prefect's record of its states."""
-    import urllib.request
-    import json
     with urllib.request.urlopen(f"{env['PREFECT_API_URL']}/flow_run_states/?flow_run_id={run_id}", timeout=5) as r:
         return sum(s["type"] == "RUNNING" for s in json.loads(r.read()))
 
@@ -200,6 +202,16 @@ def test_two_workers_share_the_scheduled_runs_and_each_runs_once(prefect, world,
     api.settle()
     start_two(workers, bkk(2027, 3, 11, 8))  # two business days before: the reminders fall due
 
+    # The pool's deployments carry the crons the scheduler plans runs from (off here).
+    api_url = prefect["PREFECT_API_URL"]
+    flows = {f["id"]: f["name"] for f in http(f"{api_url}/flows/filter", {})}
+    assert {flows[d["flow_id"]]: (d["work_pool_name"], [(s["schedule"]["cron"], s["schedule"]["timezone"], s["active"])
+                                                         for s in d["schedules"]])
+            for d in http(f"{api_url}/deployments/filter", {})} == {
+        "deadline-sweep": ("rso", [("*/5 * * * *", "Asia/Bangkok", True)]),
+        "outbox-delivery": ("rso", [("* * * * *", "Asia/Bangkok", True)]),
+        "daily-digest": ("rso", [("0 8 * * *", "Asia/Bangkok", True)])}
+
     # Two sweeps of the same moment, a digest and a delivery, all due at once.
     runs = [schedule_run(prefect, f) for f in ("deadline-sweep", "deadline-sweep", "daily-digest", "outbox-delivery")]
     finished = wait_finished(prefect, runs, list(workers.procs.values()))
@@ -209,10 +221,14 @@ def test_two_workers_share_the_scheduled_runs_and_each_runs_once(prefect, world,
     assert [times_started(prefect, r["id"]) for r in finished] == [1] * 4
     ran_on = [r["labels"]["prefect.worker.name"] for r in finished]
     assert set(ran_on) == {"worker-1", "worker-2"}, ran_on  # a run at a time each: both took some
-    for name in ("worker-1", "worker-2"):  # and each run was submitted by one worker only
-        log = (workers.log_dir / f"{name}.log").read_text()
-        assert sorted(re.findall(r"submitting flow run '([0-9a-f-]+)'", log)) == \
-            sorted(r["id"] for r in finished if r["labels"]["prefect.worker.name"] == name)
+    # Each run's process began once, under the worker Prefect names. Two workers may go for the
+    # same run; the server lets one have it ("cannot transition to a PENDING state": the other
+    # aborts its submission), and that is what keeps it to once.
+    logs = {name: (workers.log_dir / f"{name}.log").read_text() for name in ("worker-1", "worker-2")}
+    for r in finished:
+        began = f"Beginning flow run '{r['name']}'"
+        assert {name: log.count(began) for name, log in logs.items()} == {
+            name: int(name == r["labels"]["prefect.worker.name"]) for name in logs}
 
     # What people notice: each co-manager's reminder and digest, once.
     got = {who: sorted(m["Subject"].split(":")[0] for m in inbox.to(ROSTER[who]["email"])) for who in ROSTER}
