@@ -166,9 +166,10 @@ def schedules() -> tuple[list[tuple], list[tuple]]:
     return due, later
 
 
-async def people_and_template(url: str) -> dict:
-    """The users, and one proposal created and submitted through the services (two review
-    tasks, opened by `open_task`): the rows the bulk load copies."""
+async def people_and_template(url: str, people: dict | None = None, owner: str = "owner") -> dict:
+    """The users (`people`, by default USERS), and one proposal created and submitted by
+    `owner` through the services (two review tasks, opened by `open_task`): the rows the bulk
+    load copies."""
     import argon2
     from services.accounts import passwords, users
     from services.config.settings import Settings
@@ -181,11 +182,11 @@ async def people_and_template(url: str) -> dict:
     svc.event_writers.clear()  # the template's own emails are not the sweep's
     try:
         made = {}
-        for key, (email, role, member_state, country) in USERS.items():
+        for key, (email, role, member_state, country) in (people or USERS).items():
             made[key] = await users.create_user(svc, email=email, password=PASSWORD, role=role,
                                                 member_state=member_state, country=country)
-        proposal, _ = await PROPOSALS.create(svc, user=made["owner"], data=PROPOSAL)
-        await PROPOSALS.act(svc, user=made["owner"], id_or_ref=proposal.id, action="submit")
+        proposal, _ = await PROPOSALS.create(svc, user=made[owner], data=PROPOSAL)
+        await PROPOSALS.act(svc, user=made[owner], id_or_ref=proposal.id, action="submit")
     finally:
         await svc.dispose()
     return {"template": proposal.id, "users": {k: (u.id, u.email) for k, u in made.items()}}
