@@ -87,22 +87,29 @@ class Lifecycle:
         initial = next(iter(states)).value
         common = dict(states=[s.value for s in states], transitions=plain, initial=initial, auto_transitions=False)
         self.machine = Machine(model=None, send_event=False, **common)
+        # Asked for every item of every list: which transitions leave each state, in
+        # lifecycle order, and the guards that decide them (routing guards need arguments).
+        self._leaving: dict[str, list[tuple[dict, tuple[str, ...]]]] = {s.value: [] for s in states}
+        for t in transitions:
+            gates = tuple(g for g in t["conditions"] if g not in self.routing_guards)
+            for source in self._sources(t):
+                self._leaving[source].append((t, gates))
         self._diagram = GraphMachine(model=None, graph_engine="mermaid", show_conditions=False, title=title, **common)
 
     def _sources(self, t: dict) -> list[str]:
         return [_value(s) for s in t["source"]] if isinstance(t["source"], list) else [_value(t["source"])]
 
     def _open(self, facts, subject: Subject, t: dict) -> bool:
-        return facts.state.value in self._sources(t) and all(
-            getattr(subject, g)() for g in t["conditions"] if g not in self.routing_guards)
+        return any(t is u and all(getattr(subject, g)() for g in gates)
+                   for u, gates in self._leaving[facts.state.value])
 
     def available_actions(self, facts, actor: Actor) -> list[str]:
         """The actions this actor may take now, in lifecycle order."""
         subject = self.subject(facts, actor)
         found: list[str] = []
-        for t in self.transitions:
+        for t, gates in self._leaving[facts.state.value]:
             name = t["trigger"].value
-            if name not in found and self._open(facts, subject, t):
+            if name not in found and all(getattr(subject, g)() for g in gates):
                 found.append(name)
         return found
 
