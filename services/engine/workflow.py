@@ -48,6 +48,13 @@ if TYPE_CHECKING:
     from services.infra.uow import Services, UnitOfWork
 
 MAX_ID = 2**31 - 1
+_VIEWER_ID = sa.bindparam("viewer_id", type_=sa.Integer)
+_VIEWER_MEMBER_STATE = sa.bindparam("viewer_member_state", type_=sa.String)
+_VIEWER_COUNTRY = sa.bindparam("viewer_country", type_=sa.String)
+
+
+def _viewer_params(user: User) -> dict:
+    return {"viewer_id": user.id, "viewer_member_state": user.member_state, "viewer_country": user.country}
 
 
 class Loaded:
@@ -175,17 +182,38 @@ class Workflow:
         self.reference_pattern = re.compile(rf"{re.escape(self.prefix)}-\d{{4}}-\d{{4,8}}")
         self.noun = self.lifecycle.noun
         self.draft_state = next(iter(self.lifecycle.states)).value  # where every item starts; editable only there
+        self._statements: dict[tuple, Any] = {}
 
     # --- finding ---------------------------------------------------------------------------
+    #
+    # The statements of every request (one item, a page of a list) are built once for each
+    # shape (by id or by reference, the viewer's role, locked or not) with the values as
+    # parameters, and kept: building a joined ORM select and keying it for SQLAlchemy's
+    # compiled cache cost more CPU than PostgreSQL spends running it.
 
-    def _by_id_or_reference(self, id_or_ref: str | int):
-        m = self.model
+    def _statement(self, key: tuple, build: Callable[[], Any]):
+        stmt = self._statements.get(key)
+        if stmt is None:
+            stmt = self._statements[key] = build()
+        return stmt
+
+    def _lookup(self, id_or_ref: str | int) -> tuple[str, int | str] | None:
+        """("id", n) or ("reference", text); None when it can name no item."""
         text = str(id_or_ref).strip().upper()
         if text.isascii() and text.isdigit():
-            return m.id == int(text) if len(text) < 11 and int(text) <= MAX_ID else false()
+            return ("id", int(text)) if len(text) < 11 and int(text) <= MAX_ID else None
         if self.reference_pattern.fullmatch(text):
-            return m.reference == text
-        return false()  # not an id nor a reference: nothing to find
+            return ("reference", text)
+        return None  # not an id nor a reference: nothing to find
+
+    def _by_lookup(self, by: str):
+        return getattr(self.model, by) == sa.bindparam("lookup", type_=getattr(self.model, by).type)
+
+    def _visible_to_role(self, role: str):
+        """The visibility clause of a viewer of this role, the viewer's own values as parameters
+        (`_viewer_params`)."""
+        return self.visible_clause(SimpleNamespace(role=role, id=_VIEWER_ID, member_state=_VIEWER_MEMBER_STATE,
+                                                   country=_VIEWER_COUNTRY))
 
     def visible_clause(self, user: User):
         if self.visible is not None:
@@ -200,8 +228,12 @@ class Workflow:
 
     async def find(self, uow: UnitOfWork, user: User, id_or_ref: str | int):
         """The row of one item the caller may see (no tasks, nothing else)."""
-        q = select(self.model).where(self._by_id_or_reference(id_or_ref), self.visible_clause(user))
-        item = (await uow.session.exec(q)).first()
+        found = self._lookup(id_or_ref)
+        item = None
+        if found is not None:
+            q = self._statement(("find", found[0], user.role), lambda: select(self.model).where(
+                self._by_lookup(found[0]), self._visible_to_role(user.role)))
+            item = (await uow.session.exec(q, params={"lookup": found[1], **_viewer_params(user)})).first()
         if item is None:
             raise NotFound(f"{self.noun} '{id_or_ref}'")
         return item
@@ -249,12 +281,17 @@ class Workflow:
         saw them, from before (a vote just cast missing). The snapshot's version of the row,
         read alongside, tells: when it differs from the row's, the read is made again (the lock
         is ours by then, so it does not wait, and its snapshot is new)."""
-        q = self._loaded_query(and_(self._by_id_or_reference(id_or_ref), self.visible_clause(user)), lock=lock)
-        rows = (await uow.session.exec(q)).all()
+        found = self._lookup(id_or_ref)
+        if found is None:
+            raise NotFound(f"{self.noun} '{id_or_ref}'")
+        q = self._statement(("load", found[0], user.role, lock), lambda: self._loaded_query(
+            and_(self._by_lookup(found[0]), self._visible_to_role(user.role)), lock=lock))
+        params = {"lookup": found[1], **_viewer_params(user)}
+        rows = (await uow.session.exec(q, params=params)).all()
         if not rows:
             raise NotFound(f"{self.noun} '{id_or_ref}'")
         if lock and rows[0][-1] != rows[0][0].version:
-            rows = (await uow.session.exec(q.execution_options(populate_existing=True))).all()
+            rows = (await uow.session.exec(q.execution_options(populate_existing=True), params=params)).all()
         if lock:
             # Events are stamped once the row is ours: their times follow the order they commit in.
             uow.now = uow.services.clock()
@@ -331,18 +368,28 @@ class Workflow:
         costs the same however deep, and an item created meanwhile shifts nothing). One query:
         the page of ids, joined to the items with their open tasks and what their actions need."""
         m = self.model
-        page = select(m.id).where(self.visible_clause(user))
+        params = {"limit": limit, **_viewer_params(user)}
         if state is not None:
             try:
-                page = page.where(m.state == self.lifecycle.states(state).value)
+                params["state"] = self.lifecycle.states(state).value
             except ValueError:
                 raise InvalidInput.one("state", "must be one of "
                                        + ", ".join(s.value for s in self.lifecycle.states)) from None
         if before is not None:
-            page = page.where(m.id < before)
-        page = page.order_by(m.id.desc()).limit(limit).subquery("page")
+            params["before"] = before
+
+        def build():
+            page = select(m.id).where(self._visible_to_role(user.role))
+            if state is not None:
+                page = page.where(m.state == sa.bindparam("state", type_=m.state.type))
+            if before is not None:
+                page = page.where(m.id < sa.bindparam("before", type_=sa.Integer))
+            page = page.order_by(m.id.desc()).limit(sa.bindparam("limit", type_=sa.Integer)).subquery("page")
+            return self._loaded_query(sa.true(), page=page)
+
+        q = self._statement(("list", user.role, state is not None, before is not None), build)
         async with svc.uow(write=False) as uow:
-            rows = (await uow.session.exec(self._loaded_query(sa.true(), page=page))).all()
+            rows = (await uow.session.exec(q, params=params)).all()
             loaded = sorted(self._collect(rows), key=lambda x: x.item.id, reverse=True)
             names = await tasks.assignee_names(uow, [t for x in loaded for t in x.tasks], user)
             return [self.present(svc, x, user, names, uow.now) for x in loaded]
