@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from services.infra.db import UtcDateTime, utcnow
+from services.infra.db import UtcDateTime, factory, utcnow
 
 
 def moment(**kw) -> Any:
@@ -69,7 +69,7 @@ class HistoryEvent(SQLModel, table=True):
     from_state: str | None = Field(default=None, max_length=30)
     to_state: str = Field(max_length=30)
     comment: str | None = Field(default=None, sa_type=sa.Text)
-    arguments: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    arguments: dict = Field(default_factory=factory(dict), sa_type=sa.JSON)
 
 
 class IdempotencyKey(SQLModel, table=True):

@@ -7,9 +7,11 @@ UTC datetimes on both (`sqlalchemy_utc.UtcDateTime`: SQLite keeps no offset, so 
 """
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -179,5 +181,22 @@ async def update_rows(session, table: sa.Table, key: str, rows: list[dict]) -> N
     await session.exec(stmt)
 
 
-def utcnow() -> datetime:
+def factory(make: Callable[[], Any]) -> Callable[[], Any]:
+    """`make` as a model field's `default_factory` whose signature is known up front.
+
+    Each time it fills in a default, pydantic asks whether the factory takes the validated data,
+    by reading its signature; for a builtin such as `list`, `inspect` parses the text of it with
+    `tokenize` and `ast`. On every row a create builds, that was a sixth of the request's CPU.
+    The signature given here is read at once."""
+    def made() -> Any:
+        return make()
+    made.__signature__ = inspect.Signature()  # type: ignore[attr-defined]
+    made.__name__ = made.__qualname__ = getattr(make, "__name__", "made")
+    return made
+
+
+def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+utcnow = factory(_utcnow)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from services.engine.models import ItemFields, moment
-from services.infra.db import utcnow
+from services.infra.db import factory, utcnow
 
 PROPOSAL_VERSION = sa.Column("version", sa.Integer, nullable=False)
 
@@ -25,8 +25,8 @@ class Proposal(ItemFields, table=True):
     summary: str = Field(default="", sa_type=sa.Text)
     engagement_type: str | None = Field(default=None, max_length=30)
     scope: str | None = Field(default=None, max_length=20)
-    thematic_areas: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    partner_member_states: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    thematic_areas: list[str] = Field(default_factory=factory(list), sa_type=sa.JSON)
+    partner_member_states: list[str] = Field(default_factory=factory(list), sa_type=sa.JSON)
     budget_amount: Decimal | None = Field(default=None, sa_type=sa.Numeric(18, 2))
     budget_currency: str | None = Field(default=None, max_length=3)
     proposed_start: date | None = None

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from services.engine.models import ItemFields, moment
+from services.infra.db import factory
 
 SECONDMENT_VERSION = sa.Column("version", sa.Integer, nullable=False)
 
@@ -32,7 +33,7 @@ class Secondment(ItemFields, table=True):
     end_date: date | None = None
     funding_salary: str | None = Field(default=None, max_length=20)
     funding_allowances: str | None = Field(default=None, max_length=20)
-    languages: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    languages: list[str] = Field(default_factory=factory(list), sa_type=sa.JSON)
     justification: str = Field(default="", sa_type=sa.Text)
 
     arrangement_signed_on: date | None = None
