@@ -191,7 +191,7 @@ def factory(make: Callable[[], Any]) -> Callable[[], Any]:
     def made() -> Any:
         return make()
     made.__signature__ = inspect.Signature()  # type: ignore[attr-defined]
-    made.__name__ = made.__qualname__ = getattr(make, "__name__", "made")
+    made.__name__ = made.__qualname__ = f"factory({getattr(make, '__name__', make)})"
     return made
 
 
