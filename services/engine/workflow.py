@@ -30,7 +30,8 @@ from pydantic import BaseModel
 import sqlalchemy as sa
 from sqlalchemy import and_, false
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Mapper, aliased
+from sqlalchemy.orm.util import AliasedInsp
 from sqlmodel import select
 
 from services.engine import items, tasks
@@ -51,10 +52,14 @@ MAX_ID = 2**31 - 1
 _VIEWER_ID = sa.bindparam("viewer_id", type_=sa.Integer)
 _VIEWER_MEMBER_STATE = sa.bindparam("viewer_member_state", type_=sa.String)
 _VIEWER_COUNTRY = sa.bindparam("viewer_country", type_=sa.String)
+_VIEWER_ROLE = sa.bindparam("viewer_role", type_=sa.String)
+# A viewer whose every value is a parameter (`_viewer_params`): for statements built once for all.
+_VIEWER = SimpleNamespace(id=_VIEWER_ID, member_state=_VIEWER_MEMBER_STATE, country=_VIEWER_COUNTRY, role=_VIEWER_ROLE)
 
 
 def _viewer_params(user: User) -> dict:
-    return {"viewer_id": user.id, "viewer_member_state": user.member_state, "viewer_country": user.country}
+    return {"viewer_id": user.id, "viewer_member_state": user.member_state, "viewer_country": user.country,
+            "viewer_role": user.role}
 
 
 class Loaded:
@@ -168,6 +173,7 @@ class Workflow:
     title: Callable[[Any], str]  # in the inbox and emails
     wording: Wording
     timers: tuple[Timer, ...] = ()
+    title_columns: tuple[str, ...] = ("title",)  # the columns `title` reads (the inbox reads only those)
     extra: ExtraJoin | None = None
     visible: Callable[[User], Any] | None = None  # the SQL clause; default: own member state, staff submitted
     # What of a history event a user may not read: {"actor"?, "comment"?, "arguments"?} replaced.
@@ -183,6 +189,8 @@ class Workflow:
         self.noun = self.lifecycle.noun
         self.draft_state = next(iter(self.lifecycle.states)).value  # where every item starts; editable only there
         self._statements: dict[tuple, Any] = {}
+        # The fields every item shows that this lifecycle's table has (asked once, not per item).
+        self._shared_fields = tuple(name for name in ItemPublic.model_fields if hasattr(self.model, name))
 
     # --- finding ---------------------------------------------------------------------------
     #
@@ -212,8 +220,7 @@ class Workflow:
     def _visible_to_role(self, role: str):
         """The visibility clause of a viewer of this role, the viewer's own values as parameters
         (`_viewer_params`)."""
-        return self.visible_clause(SimpleNamespace(role=role, id=_VIEWER_ID, member_state=_VIEWER_MEMBER_STATE,
-                                                   country=_VIEWER_COUNTRY))
+        return self.visible_clause(SimpleNamespace(**{**vars(_VIEWER), "role": role}))
 
     def visible_clause(self, user: User):
         if self.visible is not None:
@@ -257,6 +264,67 @@ class Workflow:
         for target, on in (ej.joins if ej else ()):
             q = q.outerjoin(target, on)
         return q.with_for_update(of=m) if lock else q
+
+    def _plain_query(self, page):
+        """What `_loaded_query` reads, for the items of `page`, as plain columns (labelled by
+        part: the item's, its task's, each of `extra`'s), not ORM objects: a list is read-only,
+        and 50 items with their tasks were 150 objects to build and track."""
+        m, ej = self.model, self.extra
+        live = m.state.not_in([s.value for s in self.lifecycle.final])
+        t = Task.__table__.alias("open_task")
+        parts: list[tuple[str, Any, list[str]]] = [("item", m, [c.name for c in m.__table__.c]),
+                                                   ("task", Task, [c.name for c in t.c])]
+        cols = [*(c.label(f"item__{c.name}") for c in m.__table__.c), *(c.label(f"task__{c.name}") for c in t.c)]
+        for n, spec in enumerate(ej.columns if ej else ()):
+            insp = sa.inspect(spec, raiseerr=False)
+            if isinstance(insp, (Mapper, AliasedInsp)):  # an entity (a table, an alias of one)
+                parts.append((f"x{n}", insp.mapper, [c.key for c in insp.mapper.column_attrs]))
+                cols += [getattr(spec, key).label(f"x{n}__{key}") for key in parts[-1][2]]
+            else:
+                parts.append((f"x{n}", None, []))
+                cols.append(spec.label(f"x{n}__"))
+        q = sa.select(*cols).join(page, page.c.id == m.id)
+        q = q.outerjoin(t, and_(t.c.item_kind == self.kind, t.c.item_id == m.id, t.c.status == TaskStatus.OPEN, live))
+        for target, on in (ej.joins if ej else ()):
+            q = q.outerjoin(target, on)
+        return q, parts
+
+    def _collect_plain(self, rows, parts) -> list[Loaded]:
+        """`_collect` for `_plain_query`'s rows: each part a namespace of its columns (an outer
+        join's part that found nothing: None), in the order the items first appear."""
+        spans, at = [], 0
+        for name, kind, keys in parts:
+            width = len(keys) or 1
+            spans.append((kind, keys, at, at + width))
+            at += width
+        (_, item_keys, i0, i1), (_, task_keys, t0, t1), *extras = spans
+        found: dict[int, tuple[Any, dict, dict]] = {}
+        for row in rows:
+            item_id = row[i0]
+            entry = found.get(item_id)
+            if entry is None:
+                entry = found[item_id] = (SimpleNamespace(**dict(zip(item_keys, row[i0:i1]))), {}, {})
+            _, open_, extra = entry
+            if row[t0] is not None:
+                open_.setdefault(row[t0], SimpleNamespace(**dict(zip(task_keys, row[t0:t1]))))
+            if extras:
+                values, key = [], []
+                for kind, keys, a, b in extras:
+                    if kind is None:
+                        values.append(row[a])
+                        key.append(row[a])
+                    elif row[a:b] == (None,) * (b - a):
+                        values.append(None)
+                        key.append(None)
+                    else:
+                        values.append(SimpleNamespace(**dict(zip(keys, row[a:b]))))
+                        key.append(row[a:b])
+                if any(v is not None for v in values):
+                    extra.setdefault(tuple(key), tuple(values))
+        ej = self.extra
+        return [Loaded(item, sorted(open_.values(), key=lambda t: (t.due_at, t.id)),
+                       ej.collect(list(extra.values())) if ej else None)
+                for item, open_, extra in found.values()]
 
     def _collect(self, rows, *, lock: bool = False) -> list[Loaded]:
         found: dict[int, tuple[Any, dict, dict]] = {}
@@ -320,7 +388,7 @@ class Workflow:
         """The item as `user` sees it: the fields every item has, its own, the caller's
         available actions and its open tasks."""
         item = loaded.item
-        shared = {name: getattr(item, name) for name in ItemPublic.model_fields if hasattr(item, name)}
+        shared = {name: getattr(item, name) for name in self._shared_fields}
         open_tasks = [task_view(svc, t, reference=item.reference, title=self.title(item), names=names, now=now)
                       for t in loaded.tasks if t.status == TaskStatus.OPEN]
         return self.public_schema(**shared, **self.view(loaded), available_actions=self.available(loaded, user),
@@ -385,12 +453,12 @@ class Workflow:
             if before is not None:
                 page = page.where(m.id < sa.bindparam("before", type_=sa.Integer))
             page = page.order_by(m.id.desc()).limit(sa.bindparam("limit", type_=sa.Integer)).subquery("page")
-            return self._loaded_query(sa.true(), page=page)
+            return self._plain_query(page)
 
-        q = self._statement(("list", user.role, state is not None, before is not None), build)
+        q, parts = self._statement(("list", user.role, state is not None, before is not None), build)
         async with svc.uow(write=False) as uow:
             rows = (await uow.session.exec(q, params=params)).all()
-            loaded = sorted(self._collect(rows), key=lambda x: x.item.id, reverse=True)
+            loaded = sorted(self._collect_plain(rows, parts), key=lambda x: x.item.id, reverse=True)
             names = await tasks.assignee_names(uow, [t for x in loaded for t in x.tasks], user)
             return [self.present(svc, x, user, names, uow.now) for x in loaded]
 
@@ -575,32 +643,35 @@ async def items_by_kind(uow: UnitOfWork, wanted: Iterable[tuple[str, int]], *, r
 
 
 @cache
-def _inbox_joins(kinds: tuple[tuple[str, type], ...]):
-    """Each lifecycle's item table as the inbox joins it, and its columns labelled by kind (built
-    once: a table's column collection is not free)."""
-    joined = [(kind, model.__table__.alias(f"item_{kind}")) for kind, model in kinds]
-    return joined, [c.label(f"{kind}__{c.name}") for kind, a in joined for c in a.c]
+def _inbox_statement(kinds: tuple[tuple[str, type, tuple[str, ...]], ...]):
+    """The inbox's query, built once: any viewer's open tasks (the viewer's values are
+    parameters), each with the id, reference and title columns of its item, an outer join a
+    lifecycle, their columns labelled by kind."""
+    t = Task.__table__
+    q = sa.select(t).where(t.c.status == TaskStatus.OPEN, t.c.item_kind.in_([kind for kind, _, _ in kinds]),
+                           tasks.tasks_for(_VIEWER))
+    for kind, model, title_columns in kinds:
+        a = model.__table__.alias(f"item_{kind}")
+        q = q.add_columns(*(a.c[c].label(f"{kind}__{c}") for c in ("id", "reference", *title_columns)))
+        q = q.outerjoin(a, and_(t.c.item_kind == kind, a.c.id == t.c.item_id))
+    return q.order_by(t.c.due_at, t.c.id).limit(sa.bindparam("limit", type_=sa.Integer))
 
 
 async def inbox(svc: Services, *, user: User, limit: int = 200) -> list[TaskPublic]:
     """The caller's open tasks over every lifecycle, soonest due first, each with `overdue`: one
-    query, each task with its item (an outer join a lifecycle). Read as plain rows, not ORM
-    objects: 200 tasks with their items would be 400 objects to build for a read-only list."""
+    query, each task with what the inbox shows of its item (an outer join a lifecycle). Read as
+    plain rows, not ORM objects: 200 tasks with their items would be 400 objects to build for a
+    read-only list."""
     wfs = list(svc.workflows.values())
-    joined, cols = _inbox_joins(tuple((wf.kind, wf.model) for wf in wfs))
-    q = sa.select(Task.__table__, *cols).where(Task.status == TaskStatus.OPEN, Task.item_kind.in_([wf.kind for wf in wfs]),
-                                  tasks.tasks_for(user))
-    for kind, a in joined:
-        q = q.outerjoin(a, and_(Task.item_kind == kind, a.c.id == Task.item_id))
-    q = q.order_by(Task.due_at, Task.id).limit(limit)
+    q = _inbox_statement(tuple((wf.kind, wf.model, wf.title_columns) for wf in wfs))
     async with svc.uow(write=False) as uow:
         found = []
-        for row in (await uow.session.exec(q)).all():
+        for row in (await uow.session.exec(q, params={"limit": limit, **_viewer_params(user)})).all():
             m = row._mapping
             if m[f"{row.item_kind}__id"] is None:
                 continue  # the item is gone (never, with the foreign keys; but never a 500)
             wf, prefix = svc.workflow(row.item_kind), f"{row.item_kind}__"
-            item = SimpleNamespace(**{c.name: m[prefix + c.name] for c in wf.model.__table__.c})
+            item = SimpleNamespace(**{c: m[prefix + c] for c in ("reference", *wf.title_columns)})
             found.append((row, wf, item))
         names = await tasks.assignee_names(uow, [r for r, _, _ in found])
         return [task_view(svc, r, reference=item.reference, title=wf.title(item), names=names, now=uow.now)

@@ -333,5 +333,5 @@ SECONDMENTS = Workflow(
     kind=ITEM, path="secondments", prefix=PREFIX, model=Secondment, lifecycle=LIFECYCLE,
     create_schema=SecondmentCreate, update_schema=SecondmentUpdate, public_schema=SecondmentPublic,
     arguments=ARGUMENTS, effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter,
-    title=_title, wording=WORDING, timers=TIMERS, extra=CHECKLIST,
+    title=_title, title_columns=("nominee_full_name", "proposed_role"), wording=WORDING, timers=TIMERS, extra=CHECKLIST,
 )

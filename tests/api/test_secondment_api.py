@@ -264,3 +264,39 @@ def test_the_inbox_mixes_proposals_and_secondments_soonest_due_first(api, who):
     else:
         assert [(t["reference"], t["kind"]) for t in tasks] == [(p, "review")]
     assert ROSTER[who]
+
+
+@pytest.mark.parametrize("who", ["tha", "cm_aus"])
+def test_a_list_shows_each_item_as_its_own_page_does(api, who):
+    """Lists are read as plain rows, an item's page through the engine's load: the two agree
+    for items in every state, with their tasks, checklist ticks (and who ticked) and votes."""
+    today = api.clock.today()
+    drafted = api.post("tha", "/secondments", complete_secondment(today)).json()["reference"]
+    submitted = api.post("tha", "/secondments", complete_secondment(today)).json()["reference"]
+    api.s_act("tha", submitted, "submit")
+    ticking = api.post("tha", "/secondments", complete_secondment(today)).json()["reference"]
+    api.s_act("tha", ticking, "submit")
+    api.s_act("cm_aus", ticking, "decide", decision="accept")
+    arrange(api, ticking)
+    api.s_act("tha", ticking, "complete_item", item="visa")
+    api.s_act("cm_aus", ticking, "complete_item", item="travel")
+    active = api.post("tha", "/secondments", complete_secondment(today)).json()["reference"]
+    to_active(api, active)
+    reviewed = api.create()["reference"]
+    api.act("tha", reviewed, "submit")
+    api.act("cm_idn", reviewed, "review", recommendation="revise", comment="More detail.")
+    api.create()
+
+    for path in ("/secondments", "/proposals"):
+        listed = api.get(who, path).json()
+        assert listed, path
+        for item in listed:
+            page = api.get(who, f"{path}/{item['reference']}").json()
+            page.pop("reviews", None), page.pop("consultation_responses", None)  # staff's extra read, not in lists
+            item.pop("reviews", None), item.pop("consultation_responses", None)
+            assert item == page, item["reference"]
+    listed = {s["reference"]: s for s in api.get(who, "/secondments").json()}
+    assert {c["item"]: c["done_by"] for c in listed[ticking]["checklist"] if c["done"]} == {
+        "visa": "Thai official", "travel": "Co-Manager AUS"}
+    assert (drafted in listed) == (who == "tha") and listed[submitted]["tasks"]
+    assert [t["kind"] for t in {p["reference"]: p for p in api.get(who, "/proposals").json()}[reviewed]["tasks"]] == ["review"]
