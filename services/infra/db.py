@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,7 +102,49 @@ def make_async_engine(url: str | URL, **kwargs) -> AsyncEngine:
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", False)
-    return create_async_engine(u, **kwargs)
+    engine = create_async_engine(u, **kwargs)
+    event.listen(engine.sync_engine, "connect", _asyncpg_moments)
+    return engine
+
+
+# --- timestamptz over asyncpg: the moments a batch repeats, decoded once ---------------------
+#
+# asyncpg's own codec builds each `timestamptz` value anew: a timedelta added to an epoch,
+# then the zone set, a microsecond apiece. A sweep's batch of 500 tasks carries 1,000 moments,
+# most of them the same few (the tasks due the same day): decoding them was two thirds of the
+# batch select's time from Python (2.35 ms of it). The codec below takes the value as
+# PostgreSQL sends it, microseconds since 2000-01-01 UTC, and keeps the moments it has made.
+
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_PG_INFINITY, _PG_MINUS_INFINITY = 2**63 - 1, -(2**63)
+_moments: dict[int, datetime] = {}
+
+
+def _decode_moment(value: tuple[int]) -> datetime:
+    us = value[0]
+    moment = _moments.get(us)
+    if moment is None:
+        if us == _PG_INFINITY or us == _PG_MINUS_INFINITY:
+            return (datetime.max if us > 0 else datetime.min).replace(tzinfo=UTC)
+        if len(_moments) >= 8192:  # bounded: a long-running worker sees many moments
+            _moments.clear()
+        moment = _moments[us] = _PG_EPOCH + timedelta(microseconds=us)
+    return moment
+
+
+def _encode_moment(value) -> tuple[int]:
+    if isinstance(value, datetime):
+        # As asyncpg's own codec does: a naive moment is taken in the machine's zone.
+        return ((value.astimezone(UTC) - _PG_EPOCH) // _ONE_MICROSECOND,)
+    if isinstance(value, date):
+        return _encode_moment(datetime(value.year, value.month, value.day).astimezone())
+    raise TypeError(f"expected a datetime for a timestamptz, got {type(value).__name__}")
+
+
+def _asyncpg_moments(dbapi_connection, _record) -> None:
+    dbapi_connection.run_async(lambda conn: conn.set_type_codec(
+        "timestamptz", schema="pg_catalog", encoder=_encode_moment, decoder=_decode_moment, format="tuple"))
 
 
 def make_sync_engine(url: str | URL, **kwargs) -> sa.Engine:
