@@ -183,16 +183,20 @@ def due_notices(task: Task, since: datetime, now: datetime, policy: Policy, cal:
 
 # What the sweep reads of a task with a notice due: enough to schedule its notices and to
 # find its people, and no more (each column of 500 rows costs a decoding, a batch at a time).
-DUE_COLUMNS = (Task.id, Task.item_kind, Task.item_id, Task.kind, Task.due_at, Task.next_notice_at,
-               Task.assignee_id, Task.assignee_role, Task.assignee_country, Task.assignee_member_state)
+# The table's columns, not the ORM's attributes: a plain Core statement, which SQLAlchemy runs
+# without the ORM's compile and result layers.
+DUE_COLUMNS = tuple(Task.__table__.c[name] for name in (
+    "id", "item_kind", "item_id", "kind", "due_at", "next_notice_at",
+    "assignee_id", "assignee_role", "assignee_country", "assignee_member_state"))
 
 
 def due_tasks(now: datetime, batch: int):
     """The next batch of open tasks with a notice due, locked, skipping what another sweeper
     holds. The explicit ORDER BY ... LIMIT keeps PostgreSQL on the partial index
     `ix_tasks_next_notice` (without it the planner may scan the table)."""
-    return (select(*DUE_COLUMNS).where(Task.status == TaskStatus.OPEN, Task.next_notice_at <= now)
-            .order_by(Task.next_notice_at).limit(batch).with_for_update(skip_locked=True))
+    t = Task.__table__
+    return (sa.select(*DUE_COLUMNS).where(t.c.status == TaskStatus.OPEN, t.c.next_notice_at <= now)
+            .order_by(t.c.next_notice_at).limit(batch).with_for_update(skip_locked=True))
 
 
 async def set_next_notices(uow: UnitOfWork, tasks: list, moments: list[datetime | None]) -> None:
