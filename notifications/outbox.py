@@ -5,7 +5,7 @@ A row holds what to say (its template and the context to render it with); delive
 it, outside the transaction that wrote it, and keeps the bodies it sent."""
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -56,4 +56,6 @@ class OutboxMessage(SQLModel, table=True):
 
 def new_message_id(mail_from: str) -> str:
     domain = mail_from.rsplit("@", 1)[-1].strip("> ") or "rso-workflow.local"
-    return f"<{uuid.uuid4().hex}@{domain}>"
+    # 128 random bits, as a uuid4 has (less its 6 fixed ones), without building a UUID: a
+    # sweep makes thousands of these, and UUID() was a tenth of its CPU.
+    return f"<{os.urandom(16).hex()}@{domain}>"

@@ -5,7 +5,8 @@ the service's database and clock."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm.util import identity_key
@@ -36,7 +37,13 @@ def _link(settings: MailSettings, path: str, reference: str) -> str:
 
 
 def _date(dt: datetime, uow: UnitOfWork) -> str:
-    return uow.services.calendar.today(dt).strftime("%A %-d %B %Y")
+    return _day_words(uow.services.calendar.today(dt))
+
+
+@lru_cache(maxsize=1024)
+def _day_words(day: date) -> str:
+    """"Monday 15 March 2027": a sweep's reminders name a few days, thousands of times."""
+    return day.strftime("%A %-d %B %Y")
 
 
 def task_name(svc: Services, task: Task | object) -> str:
