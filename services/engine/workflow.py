@@ -68,6 +68,7 @@ class Loaded:
 
     def __init__(self, item: Any, tasks_: list[Task], extra: Any = None):
         self.item, self.tasks, self.extra = item, tasks_, extra
+        self.staff: dict | None = None  # what `Workflow.staff_columns` read with the item, by label
 
 
 @dataclass
@@ -178,7 +179,12 @@ class Workflow:
     visible: Callable[[User], Any] | None = None  # the SQL clause; default: own member state, staff submitted
     # What of a history event a user may not read: {"actor"?, "comment"?, "arguments"?} replaced.
     redact: Callable[[HistoryEvent, User], dict] | None = None
-    staff_details: Callable[[UnitOfWork, BaseModel], Awaitable[None]] | None = None
+    # What RSO staff see more of an item (a proposal's reviews and responses): `staff_columns`,
+    # labelled columns correlated with the item's row (`services.infra.db.json_rows`), read
+    # with the item; `staff_details` fills the view from them (by label), or, after an action
+    # (None: not read with the locked row), reads them itself.
+    staff_details: Callable[[UnitOfWork, BaseModel, dict | None], Awaitable[None]] | None = None
+    staff_columns: Callable[[], tuple] | None = None
     # What an action's fields may take beyond their schema: a lifecycle's own lists (the
     # stakeholders one may invite). The lifecycle's branches (checklist items still open) come anyway.
     choices: Callable[[UnitOfWork, Loaded, User, str], Awaitable[dict[str, list[Choice]]]] = _no_choices
@@ -189,6 +195,7 @@ class Workflow:
         self.noun = self.lifecycle.noun
         self.draft_state = next(iter(self.lifecycle.states)).value  # where every item starts; editable only there
         self._statements: dict[tuple, Any] = {}
+        self._staff_labels = [c.key for c in self.staff_columns()] if self.staff_columns else None
         # The fields every item shows that this lifecycle's table has (asked once, not per item).
         self._shared_fields = tuple(name for name in ItemPublic.model_fields if hasattr(self.model, name))
 
@@ -245,7 +252,7 @@ class Workflow:
             raise NotFound(f"{self.noun} '{id_or_ref}'")
         return item
 
-    def _loaded_query(self, where, *, lock: bool = False, page=None):
+    def _loaded_query(self, where, *, lock: bool = False, page=None, staff: bool = False):
         """The items matching `where` with their open tasks and their `extra`, in one query (a
         row per combination; `_collect` makes them whole again). With `lock`, the items' rows
         are locked (FOR UPDATE OF the item's table only), and each row ends with the version
@@ -257,6 +264,8 @@ class Workflow:
         if lock:
             seen = aliased(m)
             extra.append(select(seen.version).where(seen.id == m.id).scalar_subquery().label("seen_version"))
+        if staff:
+            extra += list(self.staff_columns())
         q = select(m, t, *extra).where(where)
         if page is not None:  # a subquery of the items' ids: only those
             q = q.join(page, page.c.id == m.id)
@@ -326,9 +335,13 @@ class Workflow:
                        ej.collect(list(extra.values())) if ej else None)
                 for item, open_, extra in found.values()]
 
-    def _collect(self, rows, *, lock: bool = False) -> list[Loaded]:
+    def _collect(self, rows, *, lock: bool = False, staff: list[str] | None = None) -> list[Loaded]:
         found: dict[int, tuple[Any, dict, dict]] = {}
+        staff_of: dict[int, dict] = {}
         for item, task, *rest in rows:
+            if staff:
+                staff_of.setdefault(item.id, dict(zip(staff, rest[-len(staff):])))
+                del rest[-len(staff):]
             if lock:
                 rest.pop()  # the version seen
             _, open_, extra = found.setdefault(item.id, (item, {}, {}))
@@ -337,9 +350,12 @@ class Workflow:
             if rest and any(x is not None for x in rest):
                 extra[tuple(id(x) if hasattr(x, "__table__") else x for x in rest)] = tuple(rest)
         ej = self.extra
-        return [Loaded(item, sorted(open_.values(), key=lambda t: (t.due_at, t.id)),
-                       ej.collect(list(extra.values())) if ej else None)
-                for item, open_, extra in found.values()]
+        loaded = [Loaded(item, sorted(open_.values(), key=lambda t: (t.due_at, t.id)),
+                         ej.collect(list(extra.values())) if ej else None)
+                  for item, open_, extra in found.values()]
+        for x in loaded:
+            x.staff = staff_of.get(x.item.id)
+        return loaded
 
     async def load(self, uow: UnitOfWork, user: User, id_or_ref: str | int, *, lock: bool = False) -> Loaded:
         """One item the caller may see, with what its decisions need, in one query.
@@ -352,8 +368,11 @@ class Workflow:
         found = self._lookup(id_or_ref)
         if found is None:
             raise NotFound(f"{self.noun} '{id_or_ref}'")
+        # Read for a view (not locked for a change), an RSO staff member's item comes with what
+        # staff see more of it, in the same query.
+        staff = not lock and self.staff_columns is not None and is_staff(user)
         q = self._statement(("load", found[0], user.role, lock), lambda: self._loaded_query(
-            and_(self._by_lookup(found[0]), self._visible_to_role(user.role)), lock=lock))
+            and_(self._by_lookup(found[0]), self._visible_to_role(user.role)), lock=lock, staff=staff))
         params = {"lookup": found[1], **_viewer_params(user)}
         rows = (await uow.session.exec(q, params=params)).all()
         if not rows:
@@ -363,7 +382,7 @@ class Workflow:
         if lock:
             # Events are stamped once the row is ours: their times follow the order they commit in.
             uow.now = uow.services.clock()
-        return self._collect(rows, lock=lock)[0]
+        return self._collect(rows, lock=lock, staff=self._staff_labels if staff else None)[0]
 
     async def load_many(self, uow: UnitOfWork, rows: list) -> list[Loaded]:
         if not rows:
@@ -397,7 +416,7 @@ class Workflow:
     async def _view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:
         view = self.present(uow.services, loaded, user, await tasks.assignee_names(uow, loaded.tasks, user), uow.now)
         if self.staff_details and is_staff(user):
-            await self.staff_details(uow, view)
+            await self.staff_details(uow, view, loaded.staff)
         return view
 
     async def _written_view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 import sqlalchemy_utc
 
@@ -145,6 +146,39 @@ def _encode_moment(value) -> tuple[int]:
 def _asyncpg_moments(dbapi_connection, _record) -> None:
     dbapi_connection.run_async(lambda conn: conn.set_type_codec(
         "timestamptz", schema="pg_catalog", encoder=_encode_moment, decoder=_decode_moment, format="tuple"))
+
+
+# --- rows as one JSON value: a list inside the row of its parent -----------------------------
+
+class json_rows(sa.sql.functions.FunctionElement):
+    """An aggregate: the rows it runs over as one JSON array of arrays (`json_rows(a, b)` ->
+    `[[a1, b1], [a2, b2]]`; no row: PostgreSQL's NULL, SQLite's `[]`). As a correlated scalar
+    subquery it brings a list along with the row it belongs to (an item's reviews, with the
+    item) in the same query, without a row for each. The two databases name the same thing
+    differently: PostgreSQL `json_agg(json_build_array(...))`, SQLite (JSON1)
+    `json_group_array(json_array(...))`. The order within is not promised: sort on a column.
+    Moments come back as ISO text (`parse_moment`)."""
+
+    type = sa.JSON()
+    inherit_cache = True
+    name = "json_rows"
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_postgresql(element, compiler, **kw):
+    return f"json_agg(json_build_array({compiler.process(element.clause_expr.element, **kw)}))"
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element, compiler, **kw):
+    return f"json_group_array(json_array({compiler.process(element.clause_expr.element, **kw)}))"
+
+
+def parse_moment(text: str) -> datetime:
+    """A moment as `json_rows` gives it (PostgreSQL: '2027-03-01T01:00:00+00:00'; SQLite, as it
+    stores it: '2027-03-01 01:00:00.000000'), aware and in UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def make_sync_engine(url: str | URL, **kwargs) -> sa.Engine:

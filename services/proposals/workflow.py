@@ -7,7 +7,8 @@ tasks), record the history event and the domain events, commit once.
 """
 from __future__ import annotations
 
-from sqlalchemy import String, and_, cast, exists, literal, null, union_all
+from sqlalchemy import and_, exists
+from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from services.config.calendar import add_months
@@ -18,6 +19,7 @@ from services.engine.people import is_staff, normalise_email
 from services.engine.schemas import CommentArgs, SubmitArgs
 from services.engine.tasks import Task, TaskKind, TaskStatus, close_tasks, due_in, is_for, open_task
 from services.engine.workflow import Choice, ExtraJoin, Loaded, Step, Workflow, no_effect
+from services.infra.db import json_rows, parse_moment
 from services.infra.uow import UnitOfWork
 from services.proposals.models import ConsultationResponse, Proposal, ReviewVote
 from services.proposals.schemas import (
@@ -84,21 +86,31 @@ def _view(loaded: Loaded) -> dict:
                 proposed_start=p.proposed_start, proposed_end=p.proposed_end, conditions=p.conditions)
 
 
-async def _staff_details(uow: UnitOfWork, view: ProposalPublic) -> None:
-    """RSO staff also see the co-managers' reviews and the stakeholders' responses (one query)."""
-    v, r = ReviewVote, ConsultationResponse
-    votes = (select(literal("review").label("kind"), v.id.label("n"), v.round, v.country, User.name, User.organisation,
-                    v.recommendation.label("choice"), v.comment, v.created_at.label("at"))
-             .join(User, User.id == v.user_id).where(v.proposal_id == view.id))
-    responses = (select(literal("response"), r.id, r.round, cast(null(), String), User.name, User.organisation,
-                        r.position, r.comment, r.created_at)
-                 .join(User, User.id == r.stakeholder_id).where(r.proposal_id == view.id))
-    rows = (await uow.session.exec(union_all(votes, responses).order_by("kind", "n"))).all()
-    view.reviews = [ReviewPublic(round=x.round, country=x.country, reviewer=x.name, recommendation=x.choice,
-                                 comment=x.comment, at=x.at) for x in rows if x.kind == "review"]
+def _staff_columns() -> tuple:
+    """A proposal's reviews and consultation responses (every round), each reviewer's and
+    stakeholder's name, as two columns of the item's own row (`json_rows`)."""
+    v, r, reviewer, stakeholder = ReviewVote, ConsultationResponse, aliased(User), aliased(User)
+    reviews = (select(json_rows(v.id, v.round, v.country, reviewer.name, v.recommendation, v.comment, v.created_at))
+               .join(reviewer, reviewer.id == v.user_id).where(v.proposal_id == Proposal.id))
+    responses = (select(json_rows(r.id, r.round, stakeholder.name, stakeholder.organisation, r.position, r.comment,
+                                  r.created_at))
+                 .join(stakeholder, stakeholder.id == r.stakeholder_id).where(r.proposal_id == Proposal.id))
+    return (reviews.scalar_subquery().label("staff_reviews"), responses.scalar_subquery().label("staff_responses"))
+
+
+async def _staff_details(uow: UnitOfWork, view: ProposalPublic, found: dict | None) -> None:
+    """RSO staff also see the co-managers' reviews and the stakeholders' responses: read with
+    the item (`found`), or after an action, here (one query)."""
+    if found is None:
+        (found,) = (await uow.session.exec(
+            select(*_staff_columns()).select_from(Proposal).where(Proposal.id == view.id))).mappings().all()
+    reviews = sorted(found["staff_reviews"] or [])
+    responses = sorted(found["staff_responses"] or [])
+    view.reviews = [ReviewPublic(round=n, country=country, reviewer=name, recommendation=choice, comment=comment,
+                                 at=parse_moment(at)) for _, n, country, name, choice, comment, at in reviews]
     view.consultation_responses = [
-        ResponsePublic(round=x.round, stakeholder=x.name, organisation=x.organisation, position=x.choice,
-                       comment=x.comment, at=x.at) for x in rows if x.kind == "response"]
+        ResponsePublic(round=n, stakeholder=name, organisation=organisation, position=choice, comment=comment,
+                       at=parse_moment(at)) for _, n, name, organisation, choice, comment, at in responses]
 
 
 def _redact(e: HistoryEvent, user: User) -> dict:
@@ -280,5 +292,5 @@ PROPOSALS = Workflow(
     create_schema=ProposalCreate, update_schema=ProposalUpdate, public_schema=ProposalPublic, arguments=ARGUMENTS,
     effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter, title=lambda p: p.title,
     wording=WORDING, timers=TIMERS, extra=VOTES, visible=_visible, redact=_redact,
-    staff_details=_staff_details, choices=_choices,
+    staff_details=_staff_details, staff_columns=_staff_columns, choices=_choices,
 )

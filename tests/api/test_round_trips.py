@@ -87,14 +87,16 @@ def test_reads_take_one_query_each(api, trips, db_kind):
     refs = [api.create()["reference"] for _ in range(3)]
     for ref in refs:
         api.act("tha", ref, "submit")
-    for who in ("tha", "cm_aus"):  # each session found live, and the directory of people read, once
+    api.act("cm_aus", refs[0], "review", recommendation="endorse", comment="Sound.")
+    for who in ("tha", "cm_aus", "cm_idn"):  # each session found live, and the directory of people read, once
         api.get(who, "/tasks"), api.get(who, "/proposals"), api.get(who, f"/proposals/{refs[0]}")
 
     reads = {
-        "the inbox": ("cm_aus", "/tasks"),
+        "the inbox": ("cm_idn", "/tasks"),
         "a list": ("cm_aus", "/proposals"),
         "a filtered list": ("tha", "/proposals?state=co_manager_review"),
         "an item (its member state)": ("tha", f"/proposals/{refs[0]}"),
+        "an item (RSO staff: with its reviews and responses)": ("cm_idn", f"/proposals/{refs[0]}"),
     }
     seen = {}
     for name, (who, path) in reads.items():
@@ -102,5 +104,9 @@ def test_reads_take_one_query_each(api, trips, db_kind):
         assert r.json(), name  # something was read: tasks, proposals, the item
     over = {name: s for name, s in seen.items() if len([x for x in s if x.startswith(("SELECT", "WITH"))]) != 1}
     assert not over, over
+    # the staff's view brings the reviews along, from the same query
+    staff_view = api.get("cm_idn", f"/proposals/{refs[0]}").json()
+    assert [(r["country"], r["reviewer"], r["comment"]) for r in staff_view["reviews"]] == [
+        ("AUS", "Co-Manager AUS", "Sound.")] and staff_view["consultation_responses"] == []
     # the inbox names the items it lists, from the same query
-    assert {t["reference"] for t in api.get("cm_aus", "/tasks").json()} == set(refs)
+    assert {t["reference"] for t in api.get("cm_idn", "/tasks").json()} == set(refs)
