@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
+import sqlalchemy as sa
 from sqlmodel import select
 
 from services.engine.errors import InvalidInput, VersionConflict
@@ -60,12 +62,18 @@ def check_version(if_match: str | int | None, current: int) -> None:
         raise VersionConflict(str(if_match)[:40], current)
 
 
+@cache
+def _next_number(dialect: str):
+    """The counter's upsert in this dialect, built once (the values are parameters)."""
+    t = ReferenceCounter.__table__
+    return (insert_on_conflict(dialect, t, [t.c.prefix, t.c.year], update={"last": t.c.last + 1})
+            .values(prefix=sa.bindparam("prefix"), year=sa.bindparam("year"), last=1).returning(t.c.last))
+
+
 async def next_reference(uow: UnitOfWork, prefix: str, year: int) -> str:
     """RSO-P-2026-0001: numbers per prefix and year, never handed out twice."""
-    t = ReferenceCounter.__table__
-    stmt = (insert_on_conflict(uow.session, t, [t.c.prefix, t.c.year], update={"last": t.c.last + 1})
-            .values(prefix=prefix, year=year, last=1).returning(t.c.last))
-    number = (await uow.session.exec(stmt)).scalar_one()
+    stmt = _next_number(uow.session.get_bind().dialect.name)
+    number = (await uow.session.exec(stmt, params={"prefix": prefix, "year": year})).scalar_one()
     return f"{prefix}-{year}-{number:04d}"
 
 

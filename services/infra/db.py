@@ -192,9 +192,10 @@ def make_sync_engine(url: str | URL, **kwargs) -> sa.Engine:
 
 def insert_on_conflict(session, table: sa.Table, keys: Iterable[sa.Column], *, update: dict | None = None):
     """`INSERT … ON CONFLICT (keys) DO NOTHING` (or `DO UPDATE SET update`) in the dialect of
-    the session's database: both speak it, each through its own construct. Add `.returning(…)`
-    to learn which rows went in; execute it with a list of rows to send them as one executemany."""
-    dialect = session.get_bind().dialect.name
+    the session's database (or of the dialect named: "postgresql", "sqlite"): both speak it,
+    each through its own construct. Add `.returning(…)` to learn which rows went in; execute it
+    with a list of rows to send them as one executemany."""
+    dialect = session if isinstance(session, str) else session.get_bind().dialect.name
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     keys = list(keys)
     if update is None:

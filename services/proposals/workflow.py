@@ -7,7 +7,9 @@ tasks), record the history event and the domain events, commit once.
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, exists
+from functools import cache
+
+from sqlalchemy import and_, bindparam, exists
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
@@ -98,12 +100,17 @@ def _staff_columns() -> tuple:
     return (reviews.scalar_subquery().label("staff_reviews"), responses.scalar_subquery().label("staff_responses"))
 
 
+@cache
+def _staff_query():
+    """`_staff_columns` of one proposal, by id (built once)."""
+    return select(*_staff_columns()).select_from(Proposal).where(Proposal.id == bindparam("id"))
+
+
 async def _staff_details(uow: UnitOfWork, view: ProposalPublic, found: dict | None) -> None:
     """RSO staff also see the co-managers' reviews and the stakeholders' responses: read with
     the item (`found`), or after an action, here (one query)."""
     if found is None:
-        (found,) = (await uow.session.exec(
-            select(*_staff_columns()).select_from(Proposal).where(Proposal.id == view.id))).mappings().all()
+        (found,) = (await uow.session.exec(_staff_query(), params={"id": view.id})).mappings().all()
     reviews = sorted(found["staff_reviews"] or [])
     responses = sorted(found["staff_responses"] or [])
     view.reviews = [ReviewPublic(round=n, country=country, reviewer=name, recommendation=choice, comment=comment,
