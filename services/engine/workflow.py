@@ -252,13 +252,12 @@ class Workflow:
             raise NotFound(f"{self.noun} '{id_or_ref}'")
         return item
 
-    def _loaded_query(self, where, *, lock: bool = False, page=None, staff: bool = False):
+    def _loaded_query(self, where, *, lock: bool = False, staff: bool = False):
         """The items matching `where` with their open tasks and their `extra`, in one query (a
         row per combination; `_collect` makes them whole again). With `lock`, the items' rows
         are locked (FOR UPDATE OF the item's table only), and each row ends with the version
         the statement's snapshot saw (see `load`)."""
         m, ej = self.model, self.extra
-        live = m.state.not_in([s.value for s in self.lifecycle.final])
         t = aliased(Task)  # not `tasks`: a visibility rule's subquery on tasks must not correlate with it
         extra = list(ej.columns if ej else ())
         if lock:
@@ -266,46 +265,47 @@ class Workflow:
             extra.append(select(seen.version).where(seen.id == m.id).scalar_subquery().label("seen_version"))
         if staff:
             extra += list(self.staff_columns())
-        q = select(m, t, *extra).where(where)
-        if page is not None:  # a subquery of the items' ids: only those
-            q = q.join(page, page.c.id == m.id)
-        q = (q.outerjoin(t, and_(t.item_kind == self.kind, t.item_id == m.id, t.status == TaskStatus.OPEN, live)))
+        q = self._with_open_tasks_and_extra(select(m, t, *extra).where(where), t, t)
+        return q.with_for_update(of=m) if lock else q
+
+    def _with_open_tasks_and_extra(self, q, tasks_, columns):
+        """`q` outer-joined to the items' open tasks (`tasks_`, whose columns are `columns`'
+        attributes: an ORM alias or a table alias's `.c`) while the item is live, then to `extra`."""
+        m, ej = self.model, self.extra
+        live = m.state.not_in([s.value for s in self.lifecycle.final])
+        q = q.outerjoin(tasks_, and_(columns.item_kind == self.kind, columns.item_id == m.id,
+                                     columns.status == TaskStatus.OPEN, live))
         for target, on in (ej.joins if ej else ()):
             q = q.outerjoin(target, on)
-        return q.with_for_update(of=m) if lock else q
+        return q
 
     def _plain_query(self, page):
         """What `_loaded_query` reads, for the items of `page`, as plain columns (labelled by
         part: the item's, its task's, each of `extra`'s), not ORM objects: a list is read-only,
         and 50 items with their tasks were 150 objects to build and track."""
         m, ej = self.model, self.extra
-        live = m.state.not_in([s.value for s in self.lifecycle.final])
         t = Task.__table__.alias("open_task")
-        parts: list[tuple[str, Any, list[str]]] = [("item", m, [c.name for c in m.__table__.c]),
-                                                   ("task", Task, [c.name for c in t.c])]
+        # Each part: whether it is a row of a table (else one column), and its columns' names.
+        parts: list[tuple[bool, list[str]]] = [(True, [c.name for c in m.__table__.c]), (True, [c.name for c in t.c])]
         cols = [*(c.label(f"item__{c.name}") for c in m.__table__.c), *(c.label(f"task__{c.name}") for c in t.c)]
         for n, spec in enumerate(ej.columns if ej else ()):
             insp = sa.inspect(spec, raiseerr=False)
             if isinstance(insp, (Mapper, AliasedInsp)):  # an entity (a table, an alias of one)
-                parts.append((f"x{n}", insp.mapper, [c.key for c in insp.mapper.column_attrs]))
-                cols += [getattr(spec, key).label(f"x{n}__{key}") for key in parts[-1][2]]
+                parts.append((True, [c.key for c in insp.mapper.column_attrs]))
+                cols += [getattr(spec, key).label(f"x{n}__{key}") for key in parts[-1][1]]
             else:
-                parts.append((f"x{n}", None, []))
+                parts.append((False, [""]))
                 cols.append(spec.label(f"x{n}__"))
-        q = sa.select(*cols).join(page, page.c.id == m.id)
-        q = q.outerjoin(t, and_(t.c.item_kind == self.kind, t.c.item_id == m.id, t.c.status == TaskStatus.OPEN, live))
-        for target, on in (ej.joins if ej else ()):
-            q = q.outerjoin(target, on)
+        q = self._with_open_tasks_and_extra(sa.select(*cols).join(page, page.c.id == m.id), t, t.c)
         return q, parts
 
     def _collect_plain(self, rows, parts) -> list[Loaded]:
         """`_collect` for `_plain_query`'s rows: each part a namespace of its columns (an outer
         join's part that found nothing: None), in the order the items first appear."""
         spans, at = [], 0
-        for name, kind, keys in parts:
-            width = len(keys) or 1
-            spans.append((kind, keys, at, at + width))
-            at += width
+        for is_row, keys in parts:
+            spans.append((is_row, keys, at, at + len(keys)))
+            at += len(keys)
         (_, item_keys, i0, i1), (_, task_keys, t0, t1), *extras = spans
         found: dict[int, tuple[Any, dict, dict]] = {}
         for row in rows:
@@ -318,8 +318,8 @@ class Workflow:
                 open_.setdefault(row[t0], SimpleNamespace(**dict(zip(task_keys, row[t0:t1]))))
             if extras:
                 values, key = [], []
-                for kind, keys, a, b in extras:
-                    if kind is None:
+                for is_row, keys, a, b in extras:
+                    if not is_row:
                         values.append(row[a])
                         key.append(row[a])
                     elif row[a:b] == (None,) * (b - a):
@@ -330,6 +330,10 @@ class Workflow:
                         key.append(row[a:b])
                 if any(v is not None for v in values):
                     extra.setdefault(tuple(key), tuple(values))
+        return self._assemble(found)
+
+    def _assemble(self, found: dict[int, tuple[Any, dict, dict]]) -> list[Loaded]:
+        """Each item found with its open tasks (soonest due first) and its `extra`, collected."""
         ej = self.extra
         return [Loaded(item, sorted(open_.values(), key=lambda t: (t.due_at, t.id)),
                        ej.collect(list(extra.values())) if ej else None)
@@ -349,10 +353,7 @@ class Workflow:
                 open_[task.id] = task
             if rest and any(x is not None for x in rest):
                 extra[tuple(id(x) if hasattr(x, "__table__") else x for x in rest)] = tuple(rest)
-        ej = self.extra
-        loaded = [Loaded(item, sorted(open_.values(), key=lambda t: (t.due_at, t.id)),
-                         ej.collect(list(extra.values())) if ej else None)
-                  for item, open_, extra in found.values()]
+        loaded = self._assemble(found)
         for x in loaded:
             x.staff = staff_of.get(x.item.id)
         return loaded
