@@ -307,15 +307,16 @@ class Workflow:
             spans.append((is_row, keys, at, at + len(keys)))
             at += len(keys)
         (_, item_keys, i0, i1), (_, task_keys, t0, t1), *extras = spans
+        item_at, task_at = i0 + item_keys.index("id"), t0 + task_keys.index("id")  # each row's key
         found: dict[int, tuple[Any, dict, dict]] = {}
         for row in rows:
-            item_id = row[i0]
+            item_id = row[item_at]
             entry = found.get(item_id)
             if entry is None:
                 entry = found[item_id] = (SimpleNamespace(**dict(zip(item_keys, row[i0:i1]))), {}, {})
             _, open_, extra = entry
-            if row[t0] is not None:
-                open_.setdefault(row[t0], SimpleNamespace(**dict(zip(task_keys, row[t0:t1]))))
+            if row[task_at] is not None:
+                open_.setdefault(row[task_at], SimpleNamespace(**dict(zip(task_keys, row[t0:t1]))))
             if extras:
                 values, key = [], []
                 for is_row, keys, a, b in extras:
