@@ -5,7 +5,6 @@ one worker; a worker killed in the middle of a sweep costs nothing but time: the
 sends what was left, and every notice goes out once."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -13,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +26,8 @@ from services.engine.tasks import Task, due_notices
 from services.infra.db import make_sync_engine
 from tests.conftest import ROSTER, TH
 from tests.test_deadlines import bkk, world  # noqa: F401 (a fixture)
-from tests.test_up import free_port, http
+from tests.test_up import free_port
+from tests.test_up import http as _http
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
 
@@ -40,6 +41,19 @@ def prefect_environment(home: Path, port: int) -> dict[str, str]:
             "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_EPHEMERAL_ENABLED": "false", "PREFECT_LOGGING_TO_API_ENABLED": "false",
             "PREFECT_WORKER_QUERY_SECONDS": "1"}
+
+
+def http(url: str, data: dict | None = None):
+    """A call of the Prefect server's API, retried as Prefect's own client retries it: its
+    server answers 503 when its SQLite database is locked for a moment (two workers polling it
+    every second, on a loaded machine), and nothing was written then."""
+    for attempt in range(6):
+        try:
+            return _http(url, data)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or attempt == 5:
+                raise
+            time.sleep(0.5 * 2 ** attempt)
 
 
 def wait_for(what: str, check, seconds: float, procs=()):
@@ -180,8 +194,7 @@ def flow_run(env, run_id: str) -> dict:
 
 def times_started(env, run_id: str) -> int:
     """How often the run entered Running, from Prefect's record of its states."""
-    with urllib.request.urlopen(f"{env['PREFECT_API_URL']}/flow_run_states/?flow_run_id={run_id}", timeout=5) as r:
-        return sum(s["type"] == "RUNNING" for s in json.loads(r.read()))
+    return sum(s["type"] == "RUNNING" for s in http(f"{env['PREFECT_API_URL']}/flow_run_states/?flow_run_id={run_id}"))
 
 
 def wait_finished(env, run_ids, procs, seconds=120) -> list[dict]:
