@@ -79,6 +79,8 @@ RAW_INSERT = ("INSERT INTO history_events (item_kind, item_id, at, actor_id, act
               "from_state, to_state, comment, arguments) "
               "VALUES ('proposal', $1, now(), $2, $3, $4, $5, $6, $7, NULL, $8)")
 RAW_STATEMENTS = {"create": 3, "submit": 2, "review": 2}
+# bench.floor (--floor): the raw create; submit and review read the row's version under a lock first.
+FLOOR_STATEMENTS = {"create": 3, "submit": 3, "review": 3}
 
 
 def serve_default_workers() -> tuple[int, str]:
@@ -118,6 +120,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--show-statements", action="store_true", help="print the SQL each action sends")
     p.add_argument("--profile", metavar="DIR", type=Path,
                    help="record the server with py-spy during each timed HTTP phase (figures are then perturbed)")
+    p.add_argument("--floor", action="store_true",
+                   help="also serve bench.floor (FastAPI + asyncpg, the raw SQL, no service) at the default "
+                        "worker count: the highest ratio a FastAPI service reaches on this machine")
     p.add_argument("--check", action="store_true", help="exit 2 when a target is missed at the default worker count")
     args = p.parse_args(argv)
     if args.warmup is None:
@@ -487,8 +492,11 @@ class Server:
     passes no --workers: rso serve starts its default, `expected` of them (a guess: the number
     started is read from its log)."""
 
-    def __init__(self, url: str, workers: int | None, expected: int, log: Path):
+    def __init__(self, url: str, workers: int | None, expected: int, log: Path, floor: bool = False):
         self.port = free_port()
+        self.floor = floor
+        if floor:  # bench.floor at the same count as rso serve's default, with uvicorn's same options
+            workers = workers or expected
         self.requested = workers
         self.expected = workers or expected
         self.log = log
@@ -497,7 +505,11 @@ class Server:
                "PREFECT_SERVER_EPHEMERAL_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
         rso = Path(sys.executable).with_name("rso")
         extra = [] if workers is None else ["--workers", str(workers)]
-        self.proc = subprocess.Popen([str(rso), "serve", "--port", str(self.port), *extra],
+        command = [str(rso), "serve", "--port", str(self.port), *extra]
+        if floor:
+            command = [sys.executable, "-m", "uvicorn", "bench.floor:create_app", "--factory", "--port",
+                       str(self.port), "--workers", str(workers), "--log-level", "info"]
+        self.proc = subprocess.Popen(command,
                                      cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
@@ -533,6 +545,8 @@ class Server:
         fail(f"rso serve not healthy after {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
 
     def label(self) -> str:
+        if self.floor:
+            return f"floor {self.workers}"
         return str(self.workers) if self.requested is not None else f"{self.workers} (default)"
 
     def token(self, email: str) -> str:
@@ -634,7 +648,7 @@ def http_run(server: Server, server_db: str, clients: int, warmup: int, n: int, 
         gen.join(timeout=10)
         if gen.is_alive():
             gen.kill()
-    return {"label": server.label(), "workers": server.workers, "requested": server.requested,
+    return {"label": server.label(), "workers": server.workers, "requested": server.requested, "floor": server.floor,
             "phases": phases, "memory": memory, "ids": warm_ids + ids}
 
 
@@ -673,6 +687,7 @@ def ms(xs: list[float], q: float) -> float:
 
 def judged(runs: list[dict], default_workers: int) -> list[dict]:
     """The runs the targets are for: at rso serve's default worker count (all, if none is)."""
+    runs = [r for r in runs if not r["floor"]]
     chosen = [r for r in runs if r["requested"] is None or r["workers"] == default_workers]
     return chosen or runs
 
@@ -744,9 +759,11 @@ def report(args, env: dict, statements: dict, raw: dict, runs: list[dict], timin
                 all_ok = False
             mark = lambda name: "*" if name in misses else " "  # noqa: E731
             server_cpu = sum(ph["server_cpu"].values())
-            verdict = ("MISS " + ", ".join(misses) if misses else "PASS") + ("" if counted else " (not judged)")
+            verdict = ("MISS " + ", ".join(misses) if misses else "PASS") + (
+                "" if counted else " (the stack's floor: not judged)" if run["floor"] else " (not judged)")
             print(f"    {run['label'] if i == 0 else '':12}{action:8}{rate:7.0f}{ms(lat, .5):8.2f}{p99:8.2f}"
-                  f"{mark('p99')}{max(lat) * 1000:8.2f}{ratio:7.3f}{mark('ratio')}{figures[action][0]:>6}"
+                  f"{mark('p99')}{max(lat) * 1000:8.2f}{ratio:7.3f}{mark('ratio')}"
+                  f"{FLOOR_STATEMENTS[action] if run['floor'] else figures[action][0]:>6}"
                   f"{1000 * server_cpu / res.requests:8.2f}{1000 * ph['pg_cpu'] / res.requests:10.2f}"
                   + (f"{rss_max:8.0f}{mark('RSS')}" if i == 0 else f"{'':9}") + f"  {verdict}")
     print()
@@ -770,7 +787,7 @@ def report(args, env: dict, statements: dict, raw: dict, runs: list[dict], timin
         print(line)
     print("    raw: CPU steal " + ", ".join(f"{a} {raw[a]['steal']:.1f}%" for a in ACTIONS))
 
-    if any(r["requested"] is None or r["workers"] == default_workers for r in runs):
+    if any(not r["floor"] and (r["requested"] is None or r["workers"] == default_workers) for r in runs):
         scope = "at the default worker count (workers " + ", ".join(r["label"] for r in chosen) + ")"
     else:
         scope = f"with no run at the default count ({default_workers}), at every worker count"
@@ -809,13 +826,14 @@ def main(argv=None) -> int:
 
     # The baseline in slices of N/2 rows (as many as the old halves), one before each HTTP run
     # and one after the last.
-    k, size = len(args.workers) + 1, max(1, args.n // 2)
+    servers = [(w, False) for w in args.workers] + ([(None, True)] if args.floor else [])
+    k, size = len(servers) + 1, max(1, args.n // 2)
     raw_slices = [run(raw_slice(args.database_url, users, args.clients, args.warmup, size))]
     lap(f"raw 1/{k}")
     runs = []
     logdir = Path(tempfile.mkdtemp(prefix="rso-bench-"))
-    for i, workers in enumerate(args.workers):
-        server = Server(args.database_url, workers, env["default_workers"][0], logdir / f"server-{i}.log")
+    for i, (workers, floor) in enumerate(servers):
+        server = Server(args.database_url, workers, env["default_workers"][0], logdir / f"server-{i}.log", floor)
         try:
             server.wait_ready()
             runs.append(http_run(server, args.database_url, args.clients, args.warmup, args.n, args.profile))
@@ -825,7 +843,8 @@ def main(argv=None) -> int:
         raw_slices.append(run(raw_slice(args.database_url, users, args.clients, args.warmup, size)))
         lap(f"raw {i + 2}/{k}")
     raw = merge_raw(raw_slices)
-    run(verify(args.database_url, statements["ids"] + [i for r in runs for i in r["ids"]], raw["ids"]))
+    run(verify(args.database_url, statements["ids"] + [i for r in runs if not r["floor"] for i in r["ids"]],
+               raw["ids"] + [i for r in runs if r["floor"] for i in r["ids"]]))
     lap("verify")
     shutil.rmtree(logdir, ignore_errors=True)  # kept only when something failed
     ok = report(args, env, statements, raw, runs, timings)
