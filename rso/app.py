@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rso.api import docs, errors
 from rso.api.routes import api
+from rso.uploads import is_upload
 from rso.web import pages
 from services.accounts.sessions import LiveSessions
 from services.config.settings import Settings
@@ -27,13 +29,20 @@ class BodyLimit:
     """Read a request's body before the app does, and refuse one over `limit` bytes with 413:
     declared too long, or found too long as its chunks arrive (no Content-Length)."""
 
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int):
+        self.app, self.limit, self.upload_limit = app, limit, upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers", ())).get(b"content-length")
+        if is_upload(scope):
+            # A document's file: streamed to the service, which stops it at the upload limit
+            # (`rso.uploads`); refused here only when declared far too large.
+            if declared is not None and declared.isdigit() and int(declared) > self.upload_limit + 1024 * 1024:
+                return await self._refuse(send, self.upload_limit, "the file is larger than the limit of "
+                                          f"{self.upload_limit // (1024 * 1024)} MB")
+            return await self.app(scope, receive, send)
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await self._refuse(send)
         chunks, size = [], 0
@@ -58,8 +67,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send):
-        body = b'{"detail":"request body too large (the limit is %d bytes)"}' % self.limit
+    async def _refuse(self, send: Send, limit: int | None = None, why: str | None = None):
+        body = json.dumps({"detail": why or f"request body too large (the limit is {limit or self.limit} bytes)"}
+                          ).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
@@ -174,7 +184,7 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
     pages.install(app, LIFECYCLES)
     for exc_class in errors.HANDLED:
         app.add_exception_handler(exc_class, _answer)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     app.add_middleware(SecurityHeaders)
 
     def openapi():

@@ -168,6 +168,22 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
         context = {"milestone_sentence": m.sentence, "details": m.details, "comment": event.data.get("comment")}
         for user in await people.audience(item, m.audience):
             out.append((user, "milestone", f"{item.reference} {m.word}: {title}", context))
+    elif event.name == EventName.COMMENTED:
+        d = event.data
+        author = d["author_name"]
+        if d["visibility"] == "internal":  # for the RSO's eyes: the other co-managers only
+            sentence = f"{author} added an internal note (RSO staff only) to this {words.item_label}."
+            who = await people.of_role(Role.CO_MANAGER)
+        elif d["from_staff"]:  # the RSO asks or tells the member state
+            sentence = f"{author} of the RSO commented on your {words.item_label}."
+            who = [await people.user(item.submitted_by_id)] if item.submitted_by_id else []
+        else:  # the member state answers: both co-managers
+            sentence = f"{author} ({members()[item.member_state]['name']}) commented on this {words.item_label}."
+            who = await people.of_role(Role.CO_MANAGER)
+        for user in who:
+            if user is not None and user.id != d["author_id"]:
+                out.append((user, "comment", f"Comment on {item.reference}: {title}",
+                            {"comment_sentence": sentence, "author_name": author, "body": d["body"]}))
     seen: set[str] = set()
     rows = []
     for user, template, subject, context in out:

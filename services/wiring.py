@@ -15,6 +15,7 @@ from services.config.policy import load_policy
 from services.config.settings import Settings
 from services.engine.workflow import Workflow
 from services.infra.db import make_async_engine, utcnow
+from services.infra.storage import LocalStorage
 from services.infra.uow import Services
 from services.mail import outbox_writer
 from services.proposals import PROPOSALS
@@ -48,7 +49,8 @@ def build_services(settings: Settings, *, on_mail: Callable[[], None] | None = N
     svc = Services(engine=make_async_engine(settings.database_url, **engine_options),
                    calendar=BusinessCalendar(settings.calendar, settings.tz),
                    policy=load_policy(settings.deadlines_file),
-                   clock=clock or clock_of(settings))
+                   clock=clock or clock_of(settings),
+                   storage=LocalStorage(settings.storage_path()), upload_limit=settings.max_upload_bytes)
     svc.serve(LIFECYCLES)
     svc.event_writers.append(outbox_writer(mail_settings(settings), on_written=on_mail))
     return svc

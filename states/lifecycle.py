@@ -77,7 +77,13 @@ class Lifecycle:
                  subject: type[Subject], routing_guards: frozenset[str] = frozenset(),
                  routing_arguments: dict[StrEnum, tuple[str, type[StrEnum]]] | None = None,
                  reason: Callable[[Any, Actor, StrEnum], str | None] = lambda f, a, x: None,
-                 system_actions: frozenset = frozenset()):
+                 system_actions: frozenset = frozenset(), owner_attaches: frozenset = frozenset(),
+                 main_path: tuple[tuple[str, tuple], ...] = ()):
+        # The main path, as steps people name (each step: the states that are "at" it), for a
+        # progress line; the states off it (returned, withdrawn) are at the step they belong to.
+        self.main_path = tuple((step, tuple(_value(s) for s in states_)) for step, states_ in main_path)
+        # The states in which the owning member state may attach documents (`states.conversation`).
+        self.owner_attaches = frozenset(_value(s) for s in owner_attaches)
         self.noun, self.states, self.actions, self.final = noun, states, actions, final
         self.transitions, self.action_roles, self.subject = transitions, action_roles, subject
         self.routing_guards, self.routing_arguments = routing_guards, routing_arguments or {}
@@ -165,6 +171,21 @@ class Lifecycle:
         if not any(facts.state.value in self._sources(t) for t in self.transitions if t["trigger"] is action):
             return f"'{action.value}' is not available while the {self.noun} is in '{facts.state.value}'"
         return self._reason(facts, actor, action) or f"'{action.value}' is not available to you on this {self.noun} now"
+
+    def progress(self, current: StrEnum | str, visited: set[str]) -> list[tuple[str, str]]:
+        """Each step of the main path with where the item stands: `done` (passed), `skipped`
+        (passed by without entering it), `current`, or `todo`."""
+        current = _value(current)
+        at = next((i for i, (_, states_) in enumerate(self.main_path) if current in states_), 0)
+        out = []
+        for i, (step, states_) in enumerate(self.main_path):
+            if i == at:
+                out.append((step, "current"))
+            elif i < at:
+                out.append((step, "done" if visited & set(states_) else "skipped"))
+            else:
+                out.append((step, "todo"))
+        return out
 
     def diagram(self, current: StrEnum | str) -> str:
         """The lifecycle as Mermaid text with the current state marked."""

@@ -217,6 +217,13 @@ LIFECYCLE = Lifecycle(
     transitions=TRANSITIONS, action_roles=ACTION_ROLES, subject=_Subject, routing_guards=ROUTING_GUARDS,
     routing_arguments=ROUTING_ARGUMENTS, reason=_reason,
     system_actions=frozenset({ProposalAction.CLOSE_CONSULTATION}),  # days after the consultation's due date
+    # The member state attaches documents while the proposal is theirs to change.
+    owner_attaches=frozenset({ProposalState.DRAFT, ProposalState.REVISION_REQUESTED}),
+    main_path=(("draft", (ProposalState.DRAFT,)),
+               ("review", (ProposalState.CO_MANAGER_REVIEW, ProposalState.REVISION_REQUESTED)),
+               ("consultation", (ProposalState.STAKEHOLDER_CONSULTATION,)),
+               ("guidance", (ProposalState.CO_CHAIR_GUIDANCE,)),
+               ("decision", tuple(FINAL_STATES))),
 )
 available_actions = LIFECYCLE.available_actions
 check = LIFECYCLE.check

@@ -187,6 +187,16 @@ LIFECYCLE = Lifecycle(
     final=FINAL_STATES, transitions=TRANSITIONS, action_roles=ACTION_ROLES, subject=_Subject,
     routing_guards=ROUTING_GUARDS, routing_arguments=ROUTING_ARGUMENTS, reason=_reason,
     system_actions=frozenset({SecondmentAction.BEGIN_HANDOVER}),  # 30 days before the end date
+    # The member state attaches documents while the nomination is theirs to change (a CV), and
+    # while the secondment is concluding (its final report).
+    owner_attaches=frozenset({SecondmentState.DRAFT, SecondmentState.INFO_REQUESTED, SecondmentState.CONCLUDING}),
+    main_path=(("draft", (SecondmentState.DRAFT,)),
+               ("review", (SecondmentState.UNDER_REVIEW, SecondmentState.INFO_REQUESTED)),
+               ("arranging", (SecondmentState.ARRANGING,)),
+               ("pre_deployment", (SecondmentState.PRE_DEPLOYMENT,)),
+               ("active", (SecondmentState.ACTIVE,)),
+               ("concluding", (SecondmentState.CONCLUDING,)),
+               ("outcome", tuple(FINAL_STATES))),
 )
 available_actions = LIFECYCLE.available_actions
 check = LIFECYCLE.check

@@ -195,11 +195,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(database_url, clock) -> Settings:
+def settings(database_url, clock, tmp_path) -> Settings:
     # Delivery runs when a test asks for it (deterministic outbox states). A service built from
-    # these settings alone (not handed `clock`) runs from the same moment (RSO_NOW).
+    # these settings alone (not handed `clock`) runs from the same moment (RSO_NOW). Documents
+    # go to the test's own folder.
     return Settings(_env_file=None, database_url=database_url, secret_key="test-secret-" + uuid.uuid4().hex,
-                    base_url="https://workflow.rso.example", deliver_in_background=False, now=clock.start)
+                    base_url="https://workflow.rso.example", deliver_in_background=False, now=clock.start,
+                    storage_dir=str(tmp_path / "documents"))
 
 
 class Api:

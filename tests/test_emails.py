@@ -252,7 +252,9 @@ def test_every_template_renders_in_both_parts_with_realistic_data(template):
                    item_label="proposal", next_step="The two RSO Co-Managers will now review it.",
                    milestone_sentence="The secondment has started.",
                    details=[("Start", "Monday 4 January 2027"), ("End", "Friday 30 April 2027")],
-                   day="Tuesday 16 March 2027", count=1, overdue=1,
+                   day="Tuesday 16 March 2027", count=1, overdue=1, author_name="Ms Jane Doe (Co-Manager, AUS)",
+                   comment_sentence="Ms Jane Doe commented on a proposal of yours.",
+                   body="Could you say more about the budget?\nThank you.",
                    tasks=[{"reference": "RSO-P-2026-0042", "title": "Regional training", "task": "co-manager review",
                            "due": "Mon 15 Mar 2027", "overdue": True}])
     r = render(template, subject="Subject line", **context)

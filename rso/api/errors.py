@@ -10,8 +10,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.engine.errors import (
-    ActionNotAvailable, Forbidden, InvalidInput, NotAuthenticated, NotFound, NotPermitted, TooManyAttempts,
-    UnknownAction, VersionConflict,
+    ActionNotAvailable, Forbidden, InvalidInput, NotAuthenticated, NotFound, NotPermitted, TooLarge, TooManyAttempts,
+    UnknownAction, UnsupportedType, VersionConflict,
 )
 
 log = logging.getLogger("rso.api")
@@ -55,6 +55,10 @@ def refusal(exc: Exception) -> tuple[int, dict, dict | None]:
             return 409, {"detail": str(exc), "current_version": exc.current}, None
         case StaleDataError():
             return 409, {"detail": "the item was changed by someone else meanwhile: reload it and try again"}, None
+        case TooLarge():
+            return 413, {"detail": str(exc)}, None
+        case UnsupportedType():
+            return 415, {"detail": str(exc)}, None
         case InvalidInput():
             return 422, {"detail": "invalid input", "errors": exc.errors}, None
         case RequestValidationError():
@@ -66,7 +70,7 @@ def refusal(exc: Exception) -> tuple[int, dict, dict | None]:
 
 # What `refusal` answers, for the app to install a handler of each.
 HANDLED = (NotAuthenticated, TooManyAttempts, Forbidden, NotPermitted, NotFound, UnknownAction, ActionNotAvailable, VersionConflict,
-           StaleDataError, InvalidInput, RequestValidationError, StarletteHTTPException, Exception)
+           StaleDataError, TooLarge, UnsupportedType, InvalidInput, RequestValidationError, StarletteHTTPException, Exception)
 
 
 # --- the refusals as the OpenAPI document tells them --------------------------------------------
@@ -110,8 +114,8 @@ RESPONSES = {
     403: _answer(Refusal, "Outside your role"),
     404: _answer(UnknownActionRefusal, "No such item or action, or not one you may see"),
     409: _answer(Conflict, "Not available now (the available actions are listed), or a stale version"),
-    413: _answer(Refusal, "The request body is too large"),
-    415: _answer(Refusal, "The request body is not JSON"),
+    413: _answer(Refusal, "The request body (or an uploaded file) is too large"),
+    415: _answer(Refusal, "The request body is not JSON, or an uploaded file is not of a type accepted"),
     422: _answer(Invalid, "Invalid input: a message per field"),
     429: _answer(Refusal, "Too many failed sign-ins: wait", headers={
         "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),

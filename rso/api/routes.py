@@ -8,19 +8,22 @@ from typing import Annotated
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from rso.api import errors
 from rso.api.deps import CurrentUser, JsonBody, ServicesDep, SettingUpUser
 from rso.security import issue_token
-from services import mail
+from rso.uploads import content_disposition, read_upload
+from services import conversation, mail
+from services.engine.errors import InvalidInput
 from services.accounts import second_factor, sessions, signin, users
 from services.engine import workflow
 from services.engine.items import parse
 from services.engine.schemas import HistoryPublic, Strict, TaskPublic
 from services.engine.workflow import MAX_ID, Workflow
+from states.conversation import DocumentKind, Visibility
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the version you last saw; 409 if it is not current")]
 
@@ -62,7 +65,7 @@ def api(lifecycles: Iterable[Workflow]) -> tuple[APIRouter, list[type[BaseModel]
         summary="Reactivate a user")
     add("/admin/users/{user_id}/two-factor/reset", reset_two_factor, methods=["POST"], tags=["admin"],
         status_code=204, summary="Take away a user's second factor (lost phone and recovery codes)")
-    models = [*errors.REFUSAL_MODELS, PasswordChange, Code, *(m for wf in lifecycles for m in _item_routes(router, wf))]
+    models = [*errors.REFUSAL_MODELS, PasswordChange, Code, conversation.CommentIn, *(m for wf in lifecycles for m in _item_routes(router, wf))]
     return router, list(dict.fromkeys(models))
 
 
@@ -254,6 +257,7 @@ def _item_routes(router: APIRouter, wf: Workflow) -> list:
         return model
 
     models = [action_route(a) for a in wf.lifecycle.actions]
+    _conversation_routes(router, wf)
 
     async def unknown_action(svc: ServicesDep, user: CurrentUser, id_or_ref: str, action: str,
                              data: JsonBody, if_match: IfMatch = None):
@@ -264,3 +268,66 @@ def _item_routes(router: APIRouter, wf: Workflow) -> list:
     router.add_api_route(f"{path}/{{id_or_ref}}/actions/{{action}}", unknown_action, methods=["POST"],
                          response_model=public, include_in_schema=False)
     return [wf.create_schema, wf.update_schema, *models]
+
+
+def _conversation_routes(router: APIRouter, wf: Workflow) -> None:
+    """An item's documents (upload, list, download) and comments (add, list)."""
+    path, tag = f"/{wf.path}/{{id_or_ref}}", f"{wf.noun} documents and comments"
+
+    async def upload(request: Request, response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str):
+        await conversation.may_attach(svc, wf, user=user, id_or_ref=id_or_ref)  # before reading the file
+        fields, receiving = await read_upload(request, svc)
+        if receiving is None:
+            raise InvalidInput.one("file", "required: the document, as a file part named `file`")
+        try:
+            kind, visibility = conversation.check_fields(user, fields.get("kind"), fields.get("visibility"))
+            received = await receiving.finish()
+        except BaseException:
+            await receiving.abort()
+            raise
+        doc = await conversation.attach(svc, wf, user=user, id_or_ref=id_or_ref, kind=kind, visibility=visibility,
+                                        name=receiving.name, received=received)
+        response.headers["Location"] = f"/api/v1/{wf.path}/{id_or_ref}/documents/{doc.id}"
+        return doc
+
+    async def list_documents(svc: ServicesDep, user: CurrentUser, id_or_ref: str):
+        return await conversation.documents(svc, wf, user=user, id_or_ref=id_or_ref)
+
+    async def download(svc: ServicesDep, user: CurrentUser, id_or_ref: str,
+                       document_id: Annotated[int, Path(ge=1, le=MAX_ID)]):
+        found = await conversation.download(svc, wf, user=user, id_or_ref=id_or_ref, document_id=document_id)
+        headers = {"Content-Disposition": content_disposition(found.name)}
+        if found.path is not None:
+            return FileResponse(found.path, media_type=found.content_type, headers=headers)
+        return StreamingResponse(found.chunks, media_type=found.content_type,
+                                 headers={**headers, "Content-Length": str(found.size)})
+
+    async def add_comment(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str, data: JsonBody):
+        return await conversation.comment(svc, wf, user=user, id_or_ref=id_or_ref, data=data)
+
+    async def list_comments(svc: ServicesDep, user: CurrentUser, id_or_ref: str):
+        return await conversation.comments(svc, wf, user=user, id_or_ref=id_or_ref)
+
+    for fn in (upload, list_documents, download, add_comment, list_comments):
+        fn.__name__ = f"{wf.kind}_{fn.__name__}"
+    upload_body = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file", "kind"], "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": f"{conversation.ACCEPTED_WORDS}; at most the upload limit (20 MB by default)"},
+            "kind": {"type": "string", "enum": [k.value for k in DocumentKind]},
+            "visibility": {"type": "string", "enum": [v.value for v in Visibility], "default": "shared"}}}}}}}
+    router.add_api_route(f"{path}/documents", upload, methods=["POST"], status_code=201,
+                         response_model=conversation.DocumentPublic, tags=[tag], openapi_extra=upload_body,
+                         summary="Attach a document (multipart: file, kind, visibility)")
+    router.add_api_route(f"{path}/documents", list_documents, methods=["GET"],
+                         response_model=list[conversation.DocumentPublic], tags=[tag],
+                         summary="The documents you may read, every version (by kind and name, newest first)")
+    router.add_api_route(f"{path}/documents/{{document_id}}", download, methods=["GET"], tags=[tag],
+                         response_class=FileResponse, summary="Download a document (as an attachment)")
+    router.add_api_route(f"{path}/comments", add_comment, methods=["POST"], status_code=201,
+                         response_model=conversation.CommentPublic, tags=[tag], summary="Comment on the item",
+                         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                             "schema": {"$ref": "#/components/schemas/CommentIn"}}}}})
+    router.add_api_route(f"{path}/comments", list_comments, methods=["GET"],
+                         response_model=list[conversation.CommentPublic], tags=[tag],
+                         summary="The comments you may read, oldest first")

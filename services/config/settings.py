@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.config.calendar import BusinessCalendar
@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     calendar: str = "TH"
     deadlines_file: str | None = None  # the timing policy (TOML); default services/config/data/deadlines.toml
     max_body_bytes: int = 256 * 1024
+    # Documents: where their files are kept (default: a folder `documents` beside the SQLite
+    # file, or in the working directory), and the largest file accepted, in MB.
+    storage_dir: str | None = None
+    max_upload_mb: int = Field(default=20, ge=1, le=1024)
     # The running service delivers the outbox itself, within seconds of each commit.
     deliver_in_background: bool = True
     # Unset: the real time. Set (ISO 8601 with an offset), the service's clock starts at this
@@ -90,6 +94,18 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def storage_path(self) -> Path:
+        if self.storage_dir:
+            return Path(self.storage_dir)
+        db = make_url(self.database_url).database if is_sqlite(self.database_url) else None
+        if db and db != ":memory:":
+            return Path(db).with_name("documents")
+        return Path("documents")
 
     def signing_key(self) -> str:
         """RSO_SECRET_KEY, or on the embedded default a key kept beside the SQLite file,

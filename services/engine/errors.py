@@ -77,3 +77,15 @@ class InvalidInput(ServiceError):
                 msg = "unknown field"
             errors.append({"field": ".".join(loc) or "body", "message": msg})
         return cls(errors)
+
+
+class TooLarge(ServiceError):
+    """413: a file over the limit (nothing of it is kept)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        super().__init__(f"the file is larger than the limit of {limit // (1024 * 1024)} MB")
+
+
+class UnsupportedType(ServiceError):
+    """415: a file whose content is not of a type accepted (nothing of it is kept)."""

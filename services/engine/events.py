@@ -15,6 +15,7 @@ class EventName(StrEnum):
     TASK_ASSIGNED = "task_assigned"  # {"task"}
     DECISION = "decision"  # a decision the submitter is told of: {"outcome", "reasons", "conditions"?}
     MILESTONE = "milestone"  # a step of a lifecycle people are told of: {"milestone", ...}
+    COMMENTED = "commented"  # a comment on an item: {"body", "visibility", "author_id", "author_name", "from_staff"}
     REMINDER = "reminder"  # of an open task, by the sweep: {"task", "seq"}
     ESCALATION = "escalation"  # of an overdue task, by the sweep: {"task", "seq", "overdue_business_days"}
 

@@ -97,3 +97,28 @@ class ReferenceCounter(SQLModel, table=True):
     last: int = 0
 
 
+
+
+class Document(SQLModel, table=True):
+    """A file attached to an item: its metadata here, its bytes in the storage (by `sha256`).
+    A new upload of the same kind and name is the next `version`; earlier versions stay: the
+    service never changes or removes a row."""
+
+    __tablename__ = "documents"
+    __table_args__ = (sa.UniqueConstraint("item_kind", "item_id", "kind", "name", "version",
+                                          name="uq_documents_version"),
+                      sa.Index("ix_documents_item", "item_kind", "item_id", "id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_kind: str = Field(max_length=20)
+    item_id: int
+    kind: str = Field(max_length=20)  # states.conversation.DocumentKind
+    name: str = Field(max_length=200)  # the file name as uploaded, made safe
+    version: int = 1
+    size: int = Field(sa_type=sa.BigInteger)
+    content_type: str = Field(max_length=100)  # found from the content
+    sha256: str = Field(max_length=64, index=True)
+    visibility: str = Field(max_length=10)  # states.conversation.Visibility
+    uploaded_by_id: int = Field(foreign_key="users.id")
+    uploaded_by_name: str = Field(max_length=200)
+    uploaded_at: datetime = moment(default_factory=utcnow)

@@ -62,6 +62,11 @@ def _viewer_params(user: User) -> dict:
             "viewer_role": user.role}
 
 
+def _shown(e: HistoryEvent, user: User) -> bool:
+    """An internal comment or document (`states.conversation`) is in the history of RSO staff only."""
+    return is_staff(user) or e.arguments.get("visibility") != "internal"
+
+
 class Loaded:
     """An item with what its lifecycle decisions need: its open tasks and whatever else the
     workflow loads (`extra`: a proposal's votes, a secondment's checklist)."""
@@ -137,6 +142,7 @@ class ItemPage:
     history: list[HistoryPublic]
     diagram: str
     choices: dict[str, dict[str, list[Choice]]]  # per available action, per field: what may be chosen
+    also: Any = None  # what the caller's `also` read in the same transaction (documents)
 
 
 @dataclass(frozen=True)
@@ -435,20 +441,24 @@ class Workflow:
         async with svc.uow(write=False) as uow:
             return await self._view(uow, await self.load(uow, user, id_or_ref), user)
 
-    async def page(self, svc: Services, *, user: User, id_or_ref: str | int) -> ItemPage:
+    async def page(self, svc: Services, *, user: User, id_or_ref: str | int,
+                   also: Callable[[UnitOfWork, Any], Awaitable[Any]] | None = None) -> ItemPage:
         """What a person's page of one item shows, in one read: the item, its history, its
-        diagram, and for each action they may take now, what its fields may take."""
+        diagram, for each action they may take now what its fields may take, and what `also`
+        reads of the item (its row given) in the same transaction."""
         async with svc.uow(write=False) as uow:
             loaded = await self.load(uow, user, id_or_ref)
             view = await self._view(uow, loaded, user)
-            history = [self._history_view(e, user) for e in await items.history(uow, self.kind, loaded.item.id)]
+            history = [self._history_view(e, user) for e in await items.history(uow, self.kind, loaded.item.id)
+                       if _shown(e, user)]
             facts, actor = self.facts(loaded), actor_of(user)
             choices = {}
             for action in view.available_actions:
                 choices[action] = {f: [(v, None) for v in values]
                                    for f, values in self.lifecycle.choices(facts, actor, action).items()}
                 choices[action].update(await self.choices(uow, loaded, user, action))
-        return ItemPage(view, history, self.lifecycle.diagram(loaded.item.state), choices)
+            extra = await also(uow, loaded.item) if also is not None else None
+        return ItemPage(view, history, self.lifecycle.diagram(loaded.item.state), choices, extra)
 
     async def list(self, svc: Services, *, user: User, state: str | None = None, limit: int = 50,
                    before: int | None = None) -> list:
@@ -488,7 +498,7 @@ class Workflow:
         async with svc.uow(write=False) as uow:
             item = await self.find(uow, user, id_or_ref)
             events = await items.history(uow, self.kind, item.id)
-        return [self._history_view(e, user) for e in events]
+        return [self._history_view(e, user) for e in events if _shown(e, user)]
 
     def _history_view(self, e: HistoryEvent, user: User) -> HistoryPublic:
         shown = {"actor": e.actor_name, "comment": e.comment, "arguments": e.arguments,

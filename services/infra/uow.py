@@ -103,6 +103,9 @@ class Services:
     # The sessions this worker found live, on PostgreSQL (`services.accounts.sessions.LiveSessions`);
     # None: every request reads its session.
     live_sessions: Any = None
+    # Where documents' files are kept (`services.infra.storage.Storage`), and the largest accepted.
+    storage: Any = None
+    upload_limit: int = 20 * 1024 * 1024
 
     def __post_init__(self):
         opts = dict(class_=AsyncSession, expire_on_commit=False, autoflush=False)
