@@ -8,7 +8,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -118,6 +118,36 @@ def flat(fs: list[Field]) -> list[Field]:
     return [x for f in fs for x in ([f] if f.kind != "group" else [f, *flat(f.children)])]
 
 
+# Dates are typed day month year, the RSO's own way, whatever the browser's language: a
+# browser's date picker shows mm/dd/yyyy in a US locale, so the field is plain text.
+_DAY_FORMATS = ("%d %B %Y", "%d %b %Y", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d %m %Y", "%Y-%m-%d")
+
+
+def parse_day(text: str) -> str | None:
+    """"9 April 2027", "9 Apr 2027", "09/04/2027" (day first), "2027-04-09" → ISO; None if not a date."""
+    cleaned = re.sub(r"\s+", " ", text.replace(",", " ")).strip()
+    cleaned = re.sub(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]* ", "", cleaned, flags=re.I)  # a weekday before it
+    for fmt in _DAY_FORMATS:
+        try:
+            return datetime.strptime(cleaned, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def show_day(value) -> str:
+    """An ISO date as a person reads it: "9 April 2027"; anything else as it was typed."""
+    if isinstance(value, date):
+        return value.strftime("%-d %B %Y")
+    try:
+        return date.fromisoformat(str(value)).strftime("%-d %B %Y") if value else ""
+    except ValueError:
+        return str(value)
+
+
+DATE_MESSAGE = "give a date as day month year, e.g. 9 April 2027"
+
+
 def data_from_form(fs: list[Field], form, prefix: str = "") -> dict:
     """The JSON-shaped input of a submitted form. An empty field is left out (so the
     service reports what is required); a group with nothing filled in is left out."""
@@ -139,6 +169,8 @@ def data_from_form(fs: list[Field], form, prefix: str = "") -> dict:
             raw = form.get(f.path)
             if raw is not None and str(raw).strip() != "":
                 data[key] = str(raw).strip() if f.kind != "textarea" else str(raw).replace("\r\n", "\n").strip()
+                if f.kind == "date":  # not a date: sent as typed, and the service names the field
+                    data[key] = parse_day(data[key]) or data[key]
     return data
 
 
@@ -163,6 +195,7 @@ def values_from_item(item: dict, prefix: str = "") -> dict[str, Any]:
 def errors_by_field(errors: list[dict], fs: list[Field], prefix: str = "") -> tuple[dict[str, list[str]], list[str]]:
     """The service's messages next to the fields they name; the rest for the top of the form."""
     known = {f.path for f in flat(fs)}
+    dates = {f.path for f in flat(fs) if f.kind == "date"}
     by_field: dict[str, list[str]] = {}
     general: list[str] = []
     for e in errors:
@@ -170,6 +203,8 @@ def errors_by_field(errors: list[dict], fs: list[Field], prefix: str = "") -> tu
         message = re.sub(r"^(Value|Assertion) error, ", "", e["message"])
         while path and path not in known and re.search(r"\.\d+$", path):
             path = re.sub(r"\.\d+$", "", path)
+        if path in dates and ("valid date" in message or "date" in e.get("type", "")):
+            message = DATE_MESSAGE
         if path in known:
             by_field.setdefault(path, []).append(message)
         else:

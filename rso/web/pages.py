@@ -4,38 +4,46 @@ its own."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from markupsafe import Markup, escape
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 import segno
 
+from rso.uploads import content_disposition, read_upload
 from rso.web import forms
 from rso.web.session import (PENDING, CsrfError, SetUpSecondFactor, SignInRequired, check_csrf, csrf_token,
                              current_user, remember_pre_csrf, require_user, session_id, sign_in, sign_out,
                              wait_for_code)
 from rso.web.strings import label, t
 from services import admin as admin_service
+from services import conversation
 from services import mail
 from services.accounts import second_factor, sessions, signin, users
 from services.accounts.sessions import Stage
 from services.config.reference_data import members
 from services.engine import workflow
 from services.engine.errors import (ActionNotAvailable, InvalidInput, NotAuthenticated, NotFound,
-                                    SecondFactorRequired, TooManyAttempts, VersionConflict)
+                                    SecondFactorRequired, TooLarge, TooManyAttempts, UnsupportedType,
+                                    VersionConflict)
 from services.engine.models import User
 from services.engine.workflow import Workflow
 from states.common import Role
+from states.conversation import DocumentKind
 
 log = logging.getLogger("rso.web")
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(t=t, label=label)  # for the macros too
+templates.env.filters["linkify"] = lambda text: linkify(text)
+templates.env.filters["dmy"] = forms.show_day
 router = APIRouter(include_in_schema=False)  # the pages every service has; `install` adds each lifecycle's
 
 HOME = {Role.MEMBER_STATE: "/my", Role.CO_MANAGER: "/tasks", Role.STAKEHOLDER: "/tasks", Role.CO_CHAIR: "/tasks",
@@ -360,6 +368,10 @@ def _member_options() -> dict[str, list[tuple[str, str]]]:
         members().items(), key=lambda kv: kv[1]["name"])]}
 
 
+# Actions that end an item for good: folded, marked as destructive, taken only once confirmed.
+FINAL_ACTIONS = frozenset({"withdraw", "terminate"})
+
+
 def _item_pages(router: APIRouter, wf: Workflow) -> None:
     base = f"/{wf.path}"
 
@@ -416,9 +428,11 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
         return await save(request, ref)
 
     async def item_page(request: Request, ref: str, *, status: int = 200, problem: str | None = None,
-                        failed_action: str | None = None, action_values=None, action_errors=None, action_general=None):
+                        failed_action: str | None = None, action_values=None, action_errors=None, action_general=None,
+                        comment_values=None, upload_problem: str | None = None, comment_problem: str | None = None):
         user = await require_user(request)
-        found = await wf.page(_svc(request), user=user, id_or_ref=ref)
+        found = await wf.page(_svc(request), user=user, id_or_ref=ref,
+                              also=lambda uow, row: conversation.documents_of(uow, wf, user, row))
         item = found.item
         current = item.model_dump(mode="json")
         editable = {k: current.get(k) for k in wf.update_schema.model_fields if k in current}
@@ -432,13 +446,18 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
                 values = forms.values_from_item(editable, "changes.") if name == "resubmit" else {}
                 errors, general = {}, []
             actions.append({"name": name, "fields": fs, "values": values, "errors": errors, "general": general,
-                            "open": failed_action == name})
+                            "open": failed_action == name, "final": name in FINAL_ACTIONS})
         done = request.query_params.get("done")
         message = {"saved": t("item.saved"), "submitted": t("item.submitted")}.get(done or "") or (
             t("item.done", action=label("history", done)) if done else None)
+        docs = found.also
+        visited = {e.to_state for e in found.history} | {e.from_state for e in found.history if e.from_state}
+        progress = wf.lifecycle.progress(item.state, visited)
         return page(request, "item.html", user=user, status=status, wf=wf, item=item, data=current,
-                    history=found.history, diagram=found.diagram, actions=actions, message=message, problem=problem,
-                    can_edit=wf.can_edit(user, item))
+                    history=found.history, diagram=page_diagram(found.diagram), progress=progress, actions=actions, message=message, problem=problem,
+                    can_edit=wf.can_edit(user, item), documents=docs, may=conversation.may(wf, user, item),
+                    kinds=[k.value for k in DocumentKind], comment_values=comment_values or {},
+                    upload_problem=upload_problem, comment_problem=comment_problem)
 
     async def show(request: Request, ref: str):
         return await item_page(request, ref)
@@ -451,6 +470,10 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
             raise NotFound(f"action '{action}'") from None
         fs = forms.fields(model, options=_member_options(), id_prefix=f"{action}-")
         data = forms.data_from_form(fs, form)
+        if action in FINAL_ACTIONS and form.get("confirm") != "yes":  # a person confirms what cannot be undone
+            return await item_page(request, ref, status=422, problem=t("item.confirm_needed"), failed_action=action,
+                                   action_values=forms.values_from_form(form),
+                                   action_errors={"confirm": [t("item.confirm_needed")]}, action_general=[])
         try:
             await wf.act(_svc(request), user=user, id_or_ref=ref, action=action, arguments=data,
                          if_match=str(form.get("version") or "") or None)
@@ -465,7 +488,51 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
             return await item_page(request, ref, status=409, problem=t("item.not_now", detail=str(exc)))
         return redirect(f"{base}/{ref}?done={action}")
 
-    for fn in (list_page, new_form, create, edit_form, edit, show, act):
+    async def upload(request: Request, ref: str):
+        user = await require_user(request)
+        svc = _svc(request)
+        try:
+            await conversation.may_attach(svc, wf, user=user, id_or_ref=ref)
+            fields, receiving = await read_upload(request, svc)
+        except (InvalidInput, TooLarge, UnsupportedType) as exc:
+            return await item_page(request, ref, status=_status(exc), upload_problem=_why(exc))
+        if receiving is None:
+            return await item_page(request, ref, status=422, upload_problem=t("documents.choose_file"))
+        try:
+            check_csrf(request, fields)
+            kind, visibility = conversation.check_fields(user, fields.get("kind"), fields.get("visibility"))
+            received = await receiving.finish()
+        except (InvalidInput, UnsupportedType) as exc:
+            await receiving.abort()
+            return await item_page(request, ref, status=_status(exc), upload_problem=_why(exc))
+        except BaseException:
+            await receiving.abort()
+            raise
+        try:
+            await conversation.attach(svc, wf, user=user, id_or_ref=ref, kind=kind, visibility=visibility,
+                                      name=receiving.name, received=received)
+        except ActionNotAvailable as exc:
+            return await item_page(request, ref, status=409, upload_problem=str(exc))
+        return redirect(f"{base}/{ref}?done=attach_document#documents-h")
+
+    async def download(request: Request, ref: str, document_id: int):
+        user = await require_user(request)
+        found = await conversation.download(_svc(request), wf, user=user, id_or_ref=ref, document_id=document_id)
+        return FileResponse(found.path, media_type=found.content_type,
+                            headers={"Content-Disposition": content_disposition(found.name)})
+
+    async def add_comment(request: Request, ref: str):
+        user, form = await _posted(request)
+        data = {"body": str(form.get("body") or ""), "visibility": str(form.get("visibility") or "shared")}
+        try:
+            await conversation.comment(_svc(request), wf, user=user, id_or_ref=ref, data=data)
+        except InvalidInput as exc:
+            return await item_page(request, ref, status=422, comment_values=data, comment_problem=_why(exc))
+        except ActionNotAvailable as exc:
+            return await item_page(request, ref, status=409, comment_values=data, comment_problem=str(exc))
+        return redirect(f"{base}/{ref}?done=comment#timeline-h")
+
+    for fn in (list_page, new_form, create, edit_form, edit, show, act, upload, download, add_comment):
         fn.__name__ = f"page_{wf.kind}_{fn.__name__}"
     router.add_api_route(base, list_page, methods=["GET"])
     router.add_api_route(f"{base}/new", new_form, methods=["GET"])
@@ -474,6 +541,48 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
     router.add_api_route(f"{base}/{{ref}}/edit", edit_form, methods=["GET"])
     router.add_api_route(f"{base}/{{ref}}/edit", edit, methods=["POST"])
     router.add_api_route(f"{base}/{{ref}}/actions/{{action}}", act, methods=["POST"])
+    router.add_api_route(f"{base}/{{ref}}/documents", upload, methods=["POST"])
+    router.add_api_route(f"{base}/{{ref}}/documents/{{document_id}}", download, methods=["GET"])
+    router.add_api_route(f"{base}/{{ref}}/comments", add_comment, methods=["POST"])
+
+
+_STATE_LINE = re.compile(r'^(\s*state )"([a-z_]+)"( as [a-z_]+)$', re.M)
+_EDGE_LABEL = re.compile(r"^(\s*[a-z_]+ --> [a-z_]+: )([a-z_]+)$", re.M)
+
+
+def page_diagram(text: str) -> str:
+    """The lifecycle's Mermaid text as a page shows it: states and actions in the product's
+    words, and the current state marked in a calm blue (Mermaid's `s_active` is salmon red,
+    which reads as an error even on "approved")."""
+    text = _STATE_LINE.sub(lambda m: f'{m.group(1)}"{label("state", m.group(2))}"{m.group(3)}', text)
+    text = _EDGE_LABEL.sub(lambda m: m.group(1) + m.group(2).replace("_", " "), text)
+    return re.sub(r"classDef s_active .*", "classDef s_active fill:#dbeafe,color:#0b3d6b,stroke:#1f5f8b,"
+                  "stroke-width:3px,font-weight:bold", text)
+
+
+def _status(exc: Exception) -> int:
+    return 413 if isinstance(exc, TooLarge) else 415 if isinstance(exc, UnsupportedType) else 422
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, InvalidInput):
+        return "; ".join(f"{label('field', e['field'])}: {e['message']}" for e in exc.errors)
+    return str(exc)
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+
+def linkify(text: str | None) -> Markup:
+    """Plain text, escaped, with its http(s) addresses made links (nothing else: no javascript:
+    or data: link can come out of a comment)."""
+    text, out, at = text or "", [], 0
+    for m in _URL.finditer(text):
+        out += [escape(text[at:m.start()]),
+                Markup('<a href="{0}" rel="nofollow noopener noreferrer">{0}</a>').format(m.group(0))]
+        at = m.end()
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
 
 
 # --- errors as pages ------------------------------------------------------------------------

@@ -108,8 +108,11 @@ def _fresh(path: Path) -> Path:
     return path
 
 
-def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(service, db_kind):
+def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(service, db_kind, tmp_path):
     shots = _fresh(ARTIFACTS / db_kind / "walk")
+    from tests.api.test_documents import make_pdf
+    note = tmp_path / "Concept note.pdf"
+    note.write_bytes(make_pdf())
 
     async def walk(browser):
         tha = await Person(service, "tha", shots).sign_in(browser)
@@ -124,15 +127,51 @@ def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(servic
         await p.get_by_label("Cambodia (KHM)").check()
         await p.get_by_label("Amount").fill("120000")
         await p.get_by_label("Currency (ISO code, e.g. USD)").fill("USD")
-        await p.get_by_label("Proposed start").fill("2027-03-01")
-        await p.get_by_label("Proposed end").fill("2027-09-30")
+        # dates as the RSO writes them, day first, whatever the browser's language
+        await p.get_by_label("Proposed start").fill("1 March 2027")
+        await p.get_by_label("Proposed end").fill("30/09/2027")
+        assert await p.locator("fieldset.choices.many .chosen").inner_text() == "Chosen: Cambodia (KHM)"
         await tha.shot("new-proposal-filled")
-        await p.get_by_role("button", name="Save and submit").click()
+        await p.get_by_role("button", name="Save as draft").click()
         await p.wait_for_load_state()
         main = await p.inner_text("main")
-        assert "Submitted." in main and "Co-Manager review" in main
+        assert "Saved as a draft." in main and "Mon 1 Mar 2027" in main and "Thu 30 Sep 2027" in main
         ref = re.search(r"RSO-P-\d{4}-\d{4}", p.url).group(0)
+
+        # the concept note, attached to the draft, then the draft submitted
+        attach = await tha.act("Attach a document")
+        await attach.get_by_label("Kind").select_option("concept_note")
+        await attach.get_by_label("File").set_input_files(str(note))
+        await tha.shot("attach")
+        await attach.get_by_role("button", name="Upload").click()
+        await p.wait_for_load_state()
+        assert "Done: Document attached." in await p.inner_text("main")
+        assert "Concept note.pdf" in await p.locator("table.documents").inner_text()
+        withdraw = p.locator("details.action.danger", has=p.locator("summary", has_text="Withdraw"))
+        assert await withdraw.get_attribute("open") is None  # final: folded, never the main button
+        form = await tha.act("Submit")
+        await form.get_by_role("button", name="Submit").click()
+        await p.wait_for_load_state()
+        assert "Done: Submitted." in await p.inner_text("main")
+        assert await p.locator("ol.progress li[aria-current=step]").inner_text() == "2\nCo-Manager review"
         await tha.shot("submitted")
+
+        # a co-manager asks a question, the member state answers
+        cm = await Person(service, "cm_aus", shots).sign_in(browser)
+        q = cm.page
+        await q.get_by_role("link", name=re.compile(ref)).click()
+        await q.get_by_label("Add a comment").fill("Which provinces will take part?")
+        await q.get_by_role("button", name="Post the comment").click()
+        await q.wait_for_load_state()
+        assert "Done: Comment." in await q.inner_text("main")
+        await cm.close()
+        await p.goto(f"{service}/proposals/{ref}")
+        assert "Which provinces will take part?" in await p.locator("ol.timeline").inner_text()
+        await p.get_by_label("Add a comment").fill("Songkhla and Satun; details at https://example.org/plan")
+        await p.get_by_role("button", name="Post the comment").click()
+        await p.wait_for_load_state()
+        assert await p.get_by_role("link", name="https://example.org/plan").count() == 1
+        await tha.shot("answered")
 
         for who in ("cm_aus", "cm_idn"):
             cm = await Person(service, who, shots).sign_in(browser)
@@ -141,6 +180,13 @@ def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(servic
             assert "1 open, 0 overdue" in await q.inner_text("main")
             await cm.shot("inbox")
             await q.get_by_role("link", name=re.compile(ref)).click()
+            assert "Songkhla and Satun" in await q.locator("ol.timeline").inner_text()
+            if who == "cm_aus":  # reads the concept note before endorsing
+                async with q.expect_download() as got:
+                    await q.get_by_role("link", name="Concept note.pdf").click()
+                download = await got.value
+                assert download.suggested_filename == "Concept note.pdf"
+                assert Path(await download.path()).read_bytes() == note.read_bytes()
             form = await cm.act("Record your recommendation")
             await form.get_by_label("Recommendation").select_option("endorse")
             await cm.shot("review")
@@ -154,7 +200,6 @@ def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(servic
                 await form.get_by_role("button", name="Open a stakeholder consultation").click()
                 await q.wait_for_load_state()
                 assert "Stakeholder consultation" in await q.inner_text("main")
-                await q.wait_for_selector(".diagram svg")  # Mermaid drew the lifecycle, from this site's own copy
                 await cm.shot("consultation-opened")
             await cm.close()
 
@@ -190,7 +235,17 @@ def test_a_proposal_from_the_form_to_approved_through_every_persons_pages(servic
         timeline = await p.locator("ol.timeline").inner_text()
         assert "Guidance given: Approve by Co-Chair AUS" in timeline and "Co-Chairs' guidance → Approved" in timeline
         assert await p.locator(".state").first.inner_text() == "Approved"
-        await p.wait_for_selector(".diagram svg")
+        steps = await p.locator("ol.progress li").evaluate_all("els => els.map(e => e.className)")
+        assert steps == ["step done", "step done", "step done", "step done", "step current"]
+        assert "Decision\nApproved" in await p.locator("ol.progress li[aria-current=step]").inner_text()
+        # the whole lifecycle on demand, drawn at a size one can read, in the product's words
+        await p.get_by_text("The whole lifecycle").click()
+        await p.wait_for_selector(".diagram svg")  # Mermaid drew it, from this site's own copy
+        heights = await p.locator(".diagram svg .nodeLabel").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().height).filter(h => h > 0)")
+        assert len(heights) >= 8 and min(heights) >= 12, heights  # each state's name, 12 px tall or more
+        drawn = await p.locator(".diagram svg").evaluate("svg => svg.textContent")
+        assert "Co-Manager review" in drawn and "co_manager_review" not in drawn
         await tha.shot("approved-timeline")
         await tha.close()
 

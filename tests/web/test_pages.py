@@ -68,7 +68,7 @@ def test_a_proposal_form_with_bad_input_shows_each_message_by_its_field_and_keep
     # The end before the start: said by the end date, in the words of the form, with the rest.
     assert error_of("f-proposed_end") == "must not be before the proposed start (1 May 2027)"
     assert "proposed_start" not in r.text.split("<form")[0]  # no code names at the top
-    assert ">Typed summary stays</textarea>" in r.text and 'value="2027-05-01"' in r.text
+    assert ">Typed summary stays</textarea>" in r.text and 'value="1 May 2027"' in r.text
     assert re.search(r'value="people_smuggling" checked', r.text)
     assert "RSO-P-" not in b.get("/my").text  # nothing was created
 
