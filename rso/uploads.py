@@ -16,16 +16,18 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from services import conversation
-from services.engine.errors import InvalidInput
+from services.engine.errors import InvalidInput, TooLarge
 from services.infra.uow import Services
 
 MAX_FIELD = 4096  # bytes of one form field (kind, visibility, a CSRF token)
-UPLOAD_PATH = re.compile(r"/documents/?$")
+UPLOAD_PATH = re.compile(r"^(/api/v1)?/(proposals|secondments)/[^/]+/documents$")
+OVERHEAD = 1024 * 1024  # what a multipart body may hold besides its file: the parts' headers, small fields
 
 
 def is_upload(scope) -> bool:
-    """A request whose body is a document's file (the body-size limit leaves it to the service)."""
-    return scope.get("method") == "POST" and bool(UPLOAD_PATH.search(scope.get("path", "")))
+    """A request whose body is a document's file (the body-size limit leaves it to `read_upload`,
+    which stops at the upload limit and a little more)."""
+    return scope.get("method") == "POST" and bool(UPLOAD_PATH.match(scope.get("path", "")))
 
 
 async def read_upload(request: Request, svc: Services, *, file_field: str = "file"
@@ -64,7 +66,7 @@ async def read_upload(request: Request, svc: Services, *, file_field: str = "fil
         name = disposition.get(b"name", b"").decode("utf-8", "replace")
         part["name"] = name
         filename = disposition.get(b"filename")
-        if name == file_field and filename is not None:
+        if name == file_field and filename:  # a browser sends filename="" when no file was chosen
             if receiving is not None:
                 problems.append({"field": file_field, "message": "one file at a time"})
                 return
@@ -83,12 +85,18 @@ async def read_upload(request: Request, svc: Services, *, file_field: str = "fil
         if not part.get("file") and part.get("name"):
             fields[part["name"]] = part["data"].decode("utf-8", "replace")
 
+    ended = []
+
     parser = MultipartParser(boundary, {
         "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
         "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-        "on_part_end": on_part_end})
+        "on_part_end": on_part_end, "on_end": lambda: ended.append(True)})
+    size, limit = 0, svc.upload_limit + OVERHEAD
     try:
         async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:  # whatever it holds: a file over the limit, or endless fields
+                raise TooLarge(svc.upload_limit)
             parser.write(chunk)
             if problems:
                 raise InvalidInput(problems[:5])
@@ -96,6 +104,8 @@ async def read_upload(request: Request, svc: Services, *, file_field: str = "fil
                 await receiving.write(data)
             pending.clear()
         parser.finalize()
+        if not ended:  # the closing boundary never came: a cut-off body is no document
+            raise InvalidInput.one("body", "the multipart body ended before its closing boundary")
     except ClientDisconnect:
         if receiving is not None:
             await receiving.abort()

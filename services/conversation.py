@@ -107,10 +107,15 @@ def safe_name(raw: str | None) -> str:
     name = unicodedata.normalize("NFC", raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join("_" if unicodedata.category(c)[0] == "C" else c for c in name)
     name = re.sub(r'[<>:"|?*]', "_", name).strip(" .")
-    if len(name) > 200:
-        stem, ext = Path(name).stem, Path(name).suffix[:20]
-        name = stem[:200 - len(ext)] + ext
-    return name or "document"
+    return _fit(name or "document")
+
+
+def _fit(name: str, limit: int = 200) -> str:
+    """At most `limit` characters, the extension kept."""
+    if len(name) <= limit:
+        return name
+    stem, ext = Path(name).stem, Path(name).suffix[:20]
+    return stem[:limit - len(ext)] + ext
 
 
 def content_type_of(head: bytes, name: str) -> str:
@@ -132,7 +137,7 @@ def content_type_of(head: bytes, name: str) -> str:
 def with_extension(name: str, mime: str) -> str:
     """A name without its type's extension gets one, so the download opens with the right program."""
     exts = ACCEPTED[mime][1]
-    return name if Path(name).suffix.lower() in exts else name + exts[0]
+    return name if Path(name).suffix.lower() in exts else _fit(name + exts[0])
 
 
 class Receiving:
@@ -152,6 +157,9 @@ class Receiving:
 
     async def finish(self) -> Received:
         head = self.upload.head
+        if not head:
+            await self.upload.abort()
+            raise InvalidInput.one("file", "is empty")
         try:
             mime = content_type_of(bytes(head), self.name)
         except UnsupportedType:
@@ -299,9 +307,12 @@ async def sweep_storage(svc: Services, *, older_than: float = 3600.0) -> list[st
     """Remove the stored files no document points at (their transaction failed) and uploads
     abandoned half-way, once untouched for `older_than` seconds."""
     async def referenced(names: list[str]) -> set[str]:
+        found: set[str] = set()
         async with svc.uow(write=False) as uow:
-            q = select(Document.sha256).where(Document.sha256.in_(names)).distinct()
-            return set((await uow.session.exec(q)).all())
+            for i in range(0, len(names), 500):  # a bounded IN list, however many files there are
+                q = select(Document.sha256).where(Document.sha256.in_(names[i:i + 500])).distinct()
+                found.update((await uow.session.exec(q)).all())
+        return found
     return await svc.storage.sweep(referenced, older_than=older_than)
 
 

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from services.engine.errors import (
     ActionNotAvailable, Forbidden, InvalidInput, NotAuthenticated, NotFound, NotPermitted, TooLarge, TooManyAttempts,
@@ -55,6 +56,8 @@ def refusal(exc: Exception) -> tuple[int, dict, dict | None]:
             return 409, {"detail": str(exc), "current_version": exc.current}, None
         case StaleDataError():
             return 409, {"detail": "the item was changed by someone else meanwhile: reload it and try again"}, None
+        case ClientDisconnect():  # nobody is left to read it; nothing was kept
+            return 400, {"detail": "the client went away before the request ended"}, None
         case TooLarge():
             return 413, {"detail": str(exc)}, None
         case UnsupportedType():
@@ -70,7 +73,7 @@ def refusal(exc: Exception) -> tuple[int, dict, dict | None]:
 
 # What `refusal` answers, for the app to install a handler of each.
 HANDLED = (NotAuthenticated, TooManyAttempts, Forbidden, NotPermitted, NotFound, UnknownAction, ActionNotAvailable, VersionConflict,
-           StaleDataError, TooLarge, UnsupportedType, InvalidInput, RequestValidationError, StarletteHTTPException, Exception)
+           StaleDataError, TooLarge, UnsupportedType, ClientDisconnect, InvalidInput, RequestValidationError, StarletteHTTPException, Exception)
 
 
 # --- the refusals as the OpenAPI document tells them --------------------------------------------

@@ -104,8 +104,8 @@ class Settings(BaseSettings):
             return Path(self.storage_dir)
         db = make_url(self.database_url).database if is_sqlite(self.database_url) else None
         if db and db != ":memory:":
-            return Path(db).with_name("documents")
-        return Path("documents")
+            return Path(db).with_name("documents").absolute()
+        return Path("documents").absolute()
 
     def signing_key(self) -> str:
         """RSO_SECRET_KEY, or on the embedded default a key kept beside the SQLite file,

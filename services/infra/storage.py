@@ -95,12 +95,11 @@ class _LocalUpload:
             digest = self.hash.hexdigest()
             final = self.store._where(digest)
             final.parent.mkdir(parents=True, exist_ok=True)
-            if final.exists():  # the same content is there already: keep one copy
-                self.tmp.unlink()
-                os.utime(final)  # an upload in flight: not swept now
-            else:
-                os.replace(self.tmp, final)
-                _fsync_dir(final.parent)
+            # Always this upload's own file, put in place atomically (the same bytes if the
+            # content was there already): a sweep that removed an older copy a moment ago
+            # cannot take this one, which is new.
+            os.replace(self.tmp, final)
+            _fsync_dir(final.parent)
             return Stored(digest, self.size, bytes(self.head))
         try:
             return await asyncio.to_thread(flush)
@@ -154,17 +153,46 @@ class LocalStorage:
         answers which of these SHA-256s a row points at. Returns what was removed."""
         cutoff = time.time() - older_than
         removed: list[str] = []
-        if (self.root / "tmp").is_dir():
-            for part in (self.root / "tmp").glob("*.part"):
-                if part.stat().st_mtime < cutoff:
-                    part.unlink(missing_ok=True)
-                    removed.append(part.name)
+        for part in (self.root / "tmp").glob("*.part") if (self.root / "tmp").is_dir() else ():
+            if _older(part, cutoff):
+                part.unlink(missing_ok=True)
+                removed.append(part.name)
         old = {p.name: p for p in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*")
-               if len(p.name) == 64 and p.stat().st_mtime < cutoff}
-        if old:
-            keep = await referenced(list(old)) if referenced is not None else set()
-            for name, p in old.items():
-                if name not in keep:
-                    p.unlink(missing_ok=True)
-                    removed.append(name)
+               if len(p.name) == 64 and _older(p, cutoff)}
+        if not old:
+            return removed
+        keep = await referenced(list(old)) if referenced is not None else set()
+        # Each candidate is moved aside first, then asked about again: an upload of the same
+        # content that finished meanwhile has put a new file in place (or a row now points at
+        # it), and the candidate goes back instead of away.
+        aside = self.root / "quarantine"
+        aside.mkdir(exist_ok=True)
+        moved: dict[str, Path] = {}
+        for name, p in old.items():
+            if name in keep:
+                continue
+            try:
+                os.replace(p, aside / name)
+            except FileNotFoundError:
+                continue
+            moved[name] = p
+        if not moved:
+            return removed
+        keep = await referenced(list(moved)) if referenced is not None else set()
+        for name, p in moved.items():
+            held = aside / name
+            if p.exists():  # an upload put its own copy in place meanwhile
+                held.unlink(missing_ok=True)
+            elif name in keep or not _older(held, cutoff):
+                os.replace(held, p)
+            else:
+                held.unlink(missing_ok=True)
+                removed.append(name)
         return removed
+
+
+def _older(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:  # gone meanwhile (an upload put in place, another sweep)
+        return False

@@ -303,3 +303,51 @@ def test_a_file_left_by_a_failed_transaction_is_swept_up_and_a_referenced_one_is
     assert removed == [orphan]
     assert [p.name for p in stored_files(settings)] == [kept["sha256"]]
     assert api.get("tha", f"/proposals/{ref}/documents/{kept['id']}").status_code == 200
+
+
+def test_odd_uploads_get_a_clear_answer_and_leave_nothing(api, settings):
+    ref = api.create()["reference"]
+    long = upload(api, "tha", ref, "x" * 250, make_pdf())  # no extension: one is added, within 200
+    assert long.status_code == 201 and len(long.json()["name"]) == 200 and long.json()["name"].endswith(".pdf")
+    kept = len(stored_files(settings))
+    headers = {**api.headers("tha"), "Content-Type": "multipart/form-data; boundary=XyZ"}
+    cut = (b'--XyZ\r\nContent-Disposition: form-data; name="kind"\r\n\r\nconcept_note\r\n'
+           b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n' + make_pdf()[:300])
+    r = api.client.post(f"/api/v1/proposals/{ref}/documents", content=cut, headers=headers)
+    assert r.status_code == 422 and "closing boundary" in r.text  # a cut-off body is no document
+    r = upload(api, "tha", ref, "", b"")  # a browser's form with no file chosen
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"
+    r = upload(api, "tha", ref, "empty.pdf", b"")
+    assert r.status_code == 422 and r.json()["errors"] == [{"field": "file", "message": "is empty"}]
+    assert len(stored_files(settings)) == kept and len(api.get("tha", f"/proposals/{ref}/documents").json()) == 1
+    # only the real upload routes take big bodies
+    r = api.client.post(f"/api/v1/proposals/{ref}/actions/documents", content=b"x" * (300 * 1024),
+                        headers=api.headers("tha"))
+    assert r.status_code == 413
+    assert api.get("tha", f"/proposals/{ref}/documents/{2**40}").status_code in (404, 422)
+
+
+def test_the_sweep_leaves_a_file_an_upload_put_back_while_it_ran(tmp_path):
+    from services.infra.storage import LocalStorage
+    store = LocalStorage(tmp_path)
+
+    async def run():
+        up = store.begin(10 * 1024 * 1024)
+        await up.write(make_pdf("same content"))
+        sha = (await up.finish()).sha256
+        old = time.time() - 7200
+        os.utime(store.path(sha), (old, old))
+        calls = []
+
+        async def referenced(names):
+            calls.append(list(names))
+            if len(calls) == 2:  # meanwhile an upload of the same content finished: its own new file
+                again = store.begin(10 * 1024 * 1024)
+                await again.write(make_pdf("same content"))
+                await again.finish()
+            return set()
+        removed = await store.sweep(referenced, older_than=3600)
+        return sha, removed, calls
+    sha, removed, calls = asyncio.run(run())
+    assert len(calls) == 2 and removed == [] and store.path(sha).exists()
+    assert list((tmp_path / "quarantine").iterdir()) == []
