@@ -10,7 +10,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+from typing import Annotated
+
 from fastapi import APIRouter, FastAPI, Request
+from fastapi import Path as FastPath
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from markupsafe import Markup, escape
 from fastapi.staticfiles import StaticFiles
@@ -34,7 +37,7 @@ from services.engine.errors import (ActionNotAvailable, InvalidInput, NotAuthent
                                     SecondFactorRequired, TooLarge, TooManyAttempts, UnsupportedType,
                                     VersionConflict)
 from services.engine.models import User
-from services.engine.workflow import Workflow
+from services.engine.workflow import MAX_ID, Workflow
 from states.common import Role
 from states.conversation import DocumentKind
 
@@ -418,11 +421,17 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
 
     async def edit_form(request: Request, ref: str):
         user = await require_user(request)
-        item = await wf.get(_svc(request), user=user, id_or_ref=ref)
+        found = await wf.page(_svc(request), user=user, id_or_ref=ref,
+                              also=lambda uow, row: conversation.documents_of(uow, wf, user, row))
+        item = found.item
         values = forms.values_from_item(item.model_dump(mode="json"))
+        done = request.query_params.get("done")
         return page(request, "form.html", user=user, wf=wf, item=item, reference=item.reference,
-                    fields=edit_fields(), values=values, errors={}, general=[], message=None,
-                    title=t(f"form.edit_{wf.kind}", reference=item.reference), action=f"{base}/{item.reference}/edit")
+                    fields=edit_fields(), values=values, errors={}, general=[],
+                    message=None, notice=t("item.done", action=label("history", done)) if done else None,
+                    title=t(f"form.edit_{wf.kind}", reference=item.reference), action=f"{base}/{item.reference}/edit",
+                    documents=found.also, may=conversation.may(wf, user, item), kinds=[k.value for k in DocumentKind],
+                    upload_problem=None)
 
     async def edit(request: Request, ref: str):
         return await save(request, ref)
@@ -513,9 +522,11 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
                                       name=receiving.name, received=received)
         except ActionNotAvailable as exc:
             return await item_page(request, ref, status=409, upload_problem=str(exc))
+        if request.query_params.get("back") == "edit":
+            return redirect(f"{base}/{ref}/edit?done=attach_document#documents-h")
         return redirect(f"{base}/{ref}?done=attach_document#documents-h")
 
-    async def download(request: Request, ref: str, document_id: int):
+    async def download(request: Request, ref: str, document_id: Annotated[int, FastPath(ge=1, le=MAX_ID)]):
         user = await require_user(request)
         found = await conversation.download(_svc(request), wf, user=user, id_or_ref=ref, document_id=document_id)
         return FileResponse(found.path, media_type=found.content_type,

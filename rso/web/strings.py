@@ -154,6 +154,7 @@ EN: dict[str, str] = {
     "documents.version": "version {version}",
     "documents.earlier": "Earlier versions ({count})",
     "documents.choose_file": "Choose a file to upload.",
+    "documents.after_saving": "To attach documents (a concept note, a budget, a CV), save as a draft: the upload is on the draft's page and form.",
     "comments.label": "Add a comment",
     "comments.send": "Post the comment",
     "visibility.label": "Who can read it",

@@ -69,3 +69,25 @@ def test_attach_on_the_page_download_and_converse_in_the_timeline(web):
     stake = web()
     stake.sign_in("iom")
     assert stake.get(link).status_code == 404
+
+
+def test_the_draft_form_has_the_upload_control_and_the_new_form_says_how(web):
+    b = web()
+    b.sign_in("tha")
+    assert "save as a draft: the upload is on the draft" in b.get("/proposals/new").text
+    ref = _draft(b)
+    form = b.get(f"/proposals/{ref}/edit").text
+    assert f'action="/proposals/{ref}/documents?back=edit"' in form and 'type="file"' in form
+    token = b.csrf(f"/proposals/{ref}/edit")
+    r = b.client.post(f"/proposals/{ref}/documents?back=edit", data={"csrf": token, "kind": "budget"},
+                      files={"file": ("Budget.pdf", make_pdf("budget"))}, follow_redirects=True)
+    assert r.status_code == 200 and r.url.path == f"/proposals/{ref}/edit"
+    assert "Done: Document attached." in r.text and ">Budget.pdf<" in r.text
+
+
+def test_a_document_id_out_of_range_on_a_page_is_not_an_error_of_ours(web):
+    b = web()
+    b.sign_in("tha")
+    ref = _draft(b)
+    assert b.get(f"/proposals/{ref}/documents/{2**40}").status_code in (404, 422)
+    assert b.get(f"/proposals/{ref}/documents/99").status_code == 404
