@@ -10,7 +10,8 @@ COPY services ./services
 COPY workflows ./workflows
 COPY notifications ./notifications
 COPY migrations ./migrations
-RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home rso
+RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home rso \
+    && mkdir -p /var/lib/rso/documents && chown rso /var/lib/rso/documents  # a new volume takes this owner
 USER rso
 EXPOSE 8000 4200
 CMD ["rso", "serve", "--host", "0.0.0.0", "--port", "8000"]

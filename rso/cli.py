@@ -71,6 +71,24 @@ def cmd_sweep(args, settings: Settings) -> str:
     return asyncio.run(_with_services(settings, run))
 
 
+def _at_least_a_tenth(text: str) -> float:
+    """Hours, at least 0.1: a younger file may be an upload still on its way to its row."""
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of hours: '{text}'") from None
+    if not hours >= 0.1:
+        raise argparse.ArgumentTypeError("at least 0.1 hours: a younger file may be an upload still in flight")
+    return hours
+
+
+def cmd_documents_sweep(args, settings: Settings) -> str:
+    from services.conversation import sweep_storage
+    removed = asyncio.run(_with_services(settings, lambda svc: sweep_storage(svc, older_than=args.older_than * 3600)))
+    return (f"storage {settings.storage_path()}: {len(removed)} file(s) no document points at removed "
+            f"(untouched for {args.older_than:g} h or more)")
+
+
 def cmd_digest(args, settings: Settings) -> str:
     from services.digest import daily_digest
     r = asyncio.run(_with_services(settings, lambda svc: daily_digest(svc, mail_settings(settings), args.now)))
@@ -196,6 +214,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--country", help="AUS or IDN, for a co_manager or co_chair")
     sp.add_argument("--organisation", help="for a stakeholder")
     sp.set_defaults(func=cmd_users_add)
+
+    documents = sub.add_parser("documents", help="the documents' stored files").add_subparsers(
+        dest="documents_command", required=True, metavar="COMMAND")
+    sp = documents.add_parser("sweep", help="remove stored files no document points at (a failed upload's), "
+                                            "once untouched for a while (the daily digest flow does it too)")
+    sp.add_argument("--older-than", type=_at_least_a_tenth, default=1.0, metavar="HOURS",
+                    help="only files untouched for this many hours (default 1: an upload may still be in flight)")
+    sp.set_defaults(func=cmd_documents_sweep)
 
     db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True,
                                                                    metavar="SUBCOMMAND")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import os
+import time
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -184,3 +185,23 @@ def test_deploy_and_worker_refuse_without_a_prefect_server_to_talk_to(tmp_path):
         assert (r.returncode, r.stdout) == (1, "")
         assert r.stderr == "rso: RuntimeError: set PREFECT_API_URL to the Prefect server's API " \
                            "(e.g. http://127.0.0.1:4200/api)\n"
+
+
+def test_documents_sweep_removes_the_files_no_document_points_at(database_url, tmp_path):
+    store = tmp_path / "store"
+    orphan = store / "ab" / "cd" / ("abcd" + "0" * 60)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"%PDF-1.4 a failed upload's file")
+    half = store / "tmp" / "0123.part"
+    half.parent.mkdir()
+    half.write_bytes(b"half an upload")
+    env = {"RSO_STORAGE_DIR": str(store)}
+    r = rso("documents", "sweep", url=database_url, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "0 file(s)" in r.stdout and orphan.exists()  # written just now: may be an upload in flight
+    old = time.time() - 2 * 3600
+    for p in (orphan, half):
+        os.utime(p, (old, old))
+    r = rso("documents", "sweep", url=database_url, cwd=tmp_path, env=env)
+    assert r.returncode == 0 and "2 file(s)" in r.stdout, r.stdout + r.stderr
+    assert not orphan.exists() and not half.exists()

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from prefect import flow, get_run_logger, task
 
-from services import deadlines
+from services import conversation, deadlines
 from services.config.settings import Settings
 from services.digest import daily_digest
 from services.infra.uow import Services
@@ -69,6 +69,16 @@ async def write_digests(now: datetime) -> dict:
     return asdict(report)
 
 
+@task(name="sweep-storage", **RETRIES)
+async def sweep_storage() -> int:
+    """The stored files no document points at (their transaction failed), and uploads abandoned
+    half-way, once an hour old: removed."""
+    removed = await _with_services(lambda svc, _: conversation.sweep_storage(svc))
+    if removed:
+        get_run_logger().info("storage: %d file(s) no document points at removed", len(removed))
+    return len(removed)
+
+
 def _now(now: datetime | None) -> datetime:
     """The moment a run is for: the one given, or the service's clock now."""
     return now or clock_of(Settings())()
@@ -95,8 +105,10 @@ async def delivery_flow() -> dict:
 
 @flow(name="daily-digest")
 async def digest_flow(now: datetime | None = None) -> dict:
-    """Each co-manager with open tasks gets one email listing them, soonest due first."""
+    """Each co-manager with open tasks gets one email listing them, soonest due first. Then,
+    once a day, the storage is swept of files no document points at."""
     now = _now(now)
     report = await write_digests(now)
     report["delivery"] = await deliver_outbox()
+    report["storage_removed"] = await sweep_storage()
     return report
