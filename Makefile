@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
 
-.PHONY: run test bench-transitions bench-delivery bench-sweep bench-reads bench-signin clean
+.PHONY: run test bench-transitions bench-delivery bench-sweep bench-reads bench-signin bench-documents clean
 
 $(STAMP):
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-sweep: $(STAMP)
 
 bench-reads: $(STAMP)
 	$(VENV)/bin/python -m bench.reads $(BENCH_ARGS)
+
+bench-documents: $(STAMP)
+	$(VENV)/bin/python -m bench.documents $(BENCH_ARGS)
 
 bench-signin: $(STAMP)
 	$(VENV)/bin/python -m bench.signin $(BENCH_ARGS)
