@@ -14,6 +14,7 @@ from services.engine.models import User
 from services.infra.uow import Services
 from services.proposals import PROPOSALS
 from services.secondments import SECONDMENTS
+from services import conversation
 from services.accounts.users import create_user
 
 DEMO_PASSWORD = "rso-demo-2026"
@@ -116,6 +117,13 @@ async def load_demo(svc: Services) -> bool:
             continue
         await do(owner, "submit")
         if target == "co_manager_review":
+            # the conversation around an item: the co-manager asks, the member state answers
+            await conversation.comment(svc, PROPOSALS, user=cm_idn, id_or_ref=p.reference, data={
+                "body": "Which agencies would take part, and is there a national focal point?"})
+            await conversation.comment(svc, PROPOSALS, user=owner, id_or_ref=p.reference, data={
+                "body": "The cybercrime unit and the immigration bureau; the focal point is our RSO liaison officer."})
+            await conversation.comment(svc, PROPOSALS, user=cm_aus, id_or_ref=p.reference, data={
+                "body": "Worth pairing with the 2027 technology workshop.", "visibility": "internal"})
             await do(cm_aus, "review", recommendation="endorse", comment="Fits the RSO's technology workstream.")
             continue
         if target == "revision_requested":

@@ -558,7 +558,7 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
 
 
 _STATE_LINE = re.compile(r'^(\s*state )"([a-z_]+)"( as [a-z_]+)$', re.M)
-_EDGE_LABEL = re.compile(r"^(\s*[a-z_]+ --> [a-z_]+: )([a-z_]+)$", re.M)
+_EDGE_LABEL = re.compile(r"^(\s*[a-z_]+ --> [a-z_]+: )(.+)$", re.M)
 
 
 def page_diagram(text: str) -> str:
@@ -566,7 +566,8 @@ def page_diagram(text: str) -> str:
     words, and the current state marked in a calm blue (Mermaid's `s_active` is salmon red,
     which reads as an error even on "approved")."""
     text = _STATE_LINE.sub(lambda m: f'{m.group(1)}"{label("state", m.group(2))}"{m.group(3)}', text)
-    text = _EDGE_LABEL.sub(lambda m: m.group(1) + m.group(2).replace("_", " "), text)
+    # "review | refer_to_co_chairs", "respond [internal]" (an action that stays in its state)
+    text = _EDGE_LABEL.sub(lambda m: m.group(1) + m.group(2).replace(" [internal]", "").replace("_", " "), text)
     return re.sub(r"classDef s_active .*", "classDef s_active fill:#dbeafe,color:#0b3d6b,stroke:#1f5f8b,"
                   "stroke-width:3px,font-weight:bold", text)
 

@@ -65,7 +65,8 @@ class Person:
         self.base, self.who, self.shots = base, who, shots
 
     async def sign_in(self, browser, width: int = 1280, keyboard: bool = False):
-        self.context = await browser.new_context(viewport={"width": width, "height": 900})
+        # a US-locale browser: its date pickers would show mm/dd/yyyy; the pages' dates are day month year
+        self.context = await browser.new_context(viewport={"width": width, "height": 900}, locale="en-US")
         self.page = p = await self.context.new_page()
         p.set_default_timeout(15_000)
         await p.goto(self.base + "/sign-in")
