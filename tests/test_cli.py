@@ -199,7 +199,7 @@ def test_documents_sweep_removes_the_files_no_document_points_at(database_url, t
     r = rso("documents", "sweep", url=database_url, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     assert "0 file(s)" in r.stdout and orphan.exists()  # written just now: may be an upload in flight
-    old = time.time() - 2 * 3600
+    old = time.time() - 2 * 3600  # wall clock ok: file times are the file system's
     for p in (orphan, half):
         os.utime(p, (old, old))
     r = rso("documents", "sweep", url=database_url, cwd=tmp_path, env=env)

@@ -292,7 +292,7 @@ def test_a_file_left_by_a_failed_transaction_is_swept_up_and_a_referenced_one_is
             await upload_.write(make_pdf("orphan"))
             orphan = (await upload_.finish()).sha256
             assert await sweep_storage(svc, older_than=3600) == []  # too recent: may be in flight
-            old = time.time() - 7200
+            old = time.time() - 7200  # wall clock ok: file times are the file system's
             for p in stored_files(settings):
                 os.utime(p, (old, old))
             return orphan, await sweep_storage(svc, older_than=3600)
@@ -335,7 +335,7 @@ def test_the_sweep_leaves_a_file_an_upload_put_back_while_it_ran(tmp_path):
         up = store.begin(10 * 1024 * 1024)
         await up.write(make_pdf("same content"))
         sha = (await up.finish()).sha256
-        old = time.time() - 7200
+        old = time.time() - 7200  # wall clock ok: file times are the file system's
         os.utime(store.path(sha), (old, old))
         calls = []
 
