@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from urllib.parse import quote
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from services import conversation
 from services.engine.errors import InvalidInput, TooLarge
@@ -106,17 +108,51 @@ async def read_upload(request: Request, svc: Services, *, file_field: str = "fil
         parser.finalize()
         if not ended:  # the closing boundary never came: a cut-off body is no document
             raise InvalidInput.one("body", "the multipart body ended before its closing boundary")
-    except ClientDisconnect:
+    except BaseException as exc:  # a refusal, a malformed body, a client gone: nothing of the file kept
         if receiving is not None:
             await receiving.abort()
+        if type(exc).__module__.startswith("python_multipart"):
+            raise InvalidInput.one("body", f"malformed multipart body: {exc}") from None
         raise
-    except Exception as exc:
-        if receiving is not None:
-            await receiving.abort()
-        if isinstance(exc, InvalidInput) or not type(exc).__module__.startswith("python_multipart"):
-            raise
-        raise InvalidInput.one("body", f"malformed multipart body: {exc}") from None
     return fields, receiving
+
+
+class NoFile(InvalidInput):
+    """An upload without its file (a form posted with none chosen)."""
+
+    def __init__(self):
+        super().__init__([{"field": "file", "message": "required: the document, as a file part named `file`"}])
+
+
+async def attach_upload(request: Request, svc: Services, wf, user, id_or_ref: str,
+                        check_form: Callable[[dict[str, str]], None] | None = None) -> conversation.DocumentPublic:
+    """An upload request, from the first byte to the document's row: refused before any byte is
+    read if the caller may not attach now; the file received; the form checked (`check_form`:
+    a page's CSRF token) and its fields validated; then attached. Whatever fails before the
+    row is written leaves no file behind."""
+    await conversation.may_attach(svc, wf, user=user, id_or_ref=id_or_ref)
+    fields, receiving = await read_upload(request, svc)
+    if receiving is None:
+        raise NoFile()
+    try:
+        if check_form is not None:
+            check_form(fields)
+        kind, visibility = conversation.check_fields(user, fields.get("kind"), fields.get("visibility"))
+        received = await receiving.finish()
+    except BaseException:
+        await receiving.abort()
+        raise
+    return await conversation.attach(svc, wf, user=user, id_or_ref=id_or_ref, kind=kind, visibility=visibility,
+                                     name=receiving.name, received=received)
+
+
+def document_response(found: conversation.Download) -> Response:
+    """A document as an attachment: from its local file, or streamed from the store."""
+    headers = {"Content-Disposition": content_disposition(found.name)}
+    if found.path is not None:
+        return FileResponse(found.path, media_type=found.content_type, headers=headers)
+    return StreamingResponse(found.chunks, media_type=found.content_type,
+                             headers={**headers, "Content-Length": str(found.size)})
 
 
 def content_disposition(name: str) -> str:

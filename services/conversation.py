@@ -34,7 +34,7 @@ from services.engine.workflow import Workflow
 from services.infra import storage as store
 from services.infra.uow import Services
 from states.common import ActionRefused
-from states.conversation import DocumentKind, Visibility, check_attach, check_comment, may_read, may_write
+from states.conversation import DocumentKind, Visibility, check_attach, check_comment, may_use
 
 COMMENT = "comment"
 ATTACH = "attach_document"
@@ -204,7 +204,7 @@ def _parse_visibility(user: User, visibility: str | None) -> str:
         v = Visibility((visibility or Visibility.SHARED).strip())
     except ValueError:
         raise InvalidInput.one("visibility", "must be shared or internal") from None
-    if not may_write(actor_of(user), v):
+    if not may_use(actor_of(user), v):
         raise InvalidInput.one("visibility", "only RSO staff may add internal documents and comments")
     return v.value
 
@@ -212,14 +212,15 @@ def _parse_visibility(user: User, visibility: str | None) -> str:
 def check_fields(user: User, kind: str | None, visibility: str | None) -> tuple[str, str]:
     """The upload's form fields, or InvalidInput naming each bad one."""
     problems, out = [], []
-    for parse_one, value in ((lambda v: _parse_kind(v), kind), (lambda v: _parse_visibility(user, v), visibility)):
+    for parse_one, value in ((_parse_kind, kind), (lambda v: _parse_visibility(user, v), visibility)):
         try:
             out.append(parse_one(value))
         except InvalidInput as exc:
             problems += exc.errors
     if problems:
         raise InvalidInput(problems)
-    return out[0], out[1]
+    kind_value, visibility_value = out
+    return kind_value, visibility_value
 
 
 async def attach(svc: Services, wf: Workflow, *, user: User, id_or_ref: str, kind: str, visibility: str,
@@ -272,7 +273,7 @@ async def documents_of(uow, wf: Workflow, user: User, item) -> list[DocumentPubl
     actor, newest = actor_of(user), {}
     for doc in rows:
         newest[(doc.kind, doc.name)] = max(newest.get((doc.kind, doc.name), 0), doc.version)
-    shown = [d for d in rows if may_read(actor, d.visibility)]
+    shown = [d for d in rows if may_use(actor, d.visibility)]
     shown.sort(key=lambda d: (d.kind, d.name.lower(), -d.version))
     return [_document_view(d, latest=d.version == newest[(d.kind, d.name)]) for d in shown]
 
@@ -297,7 +298,7 @@ async def download(svc: Services, wf: Workflow, *, user: User, id_or_ref: str, d
     async with svc.uow(write=False) as uow:
         item = await wf.find(uow, user, id_or_ref)
         doc = await uow.session.get(Document, document_id)
-    if doc is None or doc.item_kind != wf.kind or doc.item_id != item.id or not may_read(actor_of(user), doc.visibility):
+    if doc is None or doc.item_kind != wf.kind or doc.item_id != item.id or not may_use(actor_of(user), doc.visibility):
         raise NotFound(f"document {document_id} of {item.reference}")
     path = svc.storage.path(doc.sha256)
     return Download(doc.name, doc.content_type, doc.size, path, None if path else svc.storage.open(doc.sha256))
@@ -351,14 +352,14 @@ async def comments(svc: Services, wf: Workflow, *, user: User, id_or_ref: str) -
                                         HistoryEvent.action == COMMENT).order_by(HistoryEvent.id))
         events = list((await uow.session.exec(q)).all())
     actor = actor_of(user)
-    return [_comment_view(e) for e in events if may_read(actor, e.arguments.get("visibility", Visibility.SHARED))]
+    return [_comment_view(e) for e in events if may_use(actor, e.arguments.get("visibility", Visibility.SHARED))]
 
 
 def may(wf: Workflow, user: User, item) -> dict[str, bool]:
     """What the caller may add to this item now (for a page to offer): `attach`, `comment`,
     and `internal` (whether they may choose internal visibility)."""
     actor, owner = actor_of(user), _owner(user, item)
-    out = {"internal": may_write(actor, Visibility.INTERNAL)}
+    out = {"internal": may_use(actor, Visibility.INTERNAL)}
     for name, check in (("attach", lambda: check_attach(actor, owner=owner, state=item.state,
                                                        owner_states=wf.lifecycle.owner_attaches)),
                         ("comment", lambda: check_comment(actor, owner=owner, submitted=item.submitted_at is not None,

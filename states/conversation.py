@@ -36,12 +36,8 @@ class DocumentKind(StrEnum):
 ATTACH, COMMENT = "attach a document", "comment"
 
 
-def may_read(actor: Actor, visibility: str) -> bool:
-    return visibility == Visibility.SHARED or actor.role in STAFF
-
-
-def may_write(actor: Actor, visibility: str) -> bool:
-    """Whether the actor may give this visibility (internal is for staff)."""
+def may_use(actor: Actor, visibility: str) -> bool:
+    """Whether the actor may read, or give, this visibility: internal is for staff."""
     return visibility == Visibility.SHARED or actor.role in STAFF
 
 

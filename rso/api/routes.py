@@ -8,16 +8,15 @@ from typing import Annotated
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request, Response
-from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from rso.api import errors
 from rso.api.deps import CurrentUser, JsonBody, ServicesDep, SettingUpUser
 from rso.security import issue_token
-from rso.uploads import content_disposition, read_upload
+from rso.uploads import attach_upload, document_response
 from services import conversation, mail
-from services.engine.errors import InvalidInput
 from services.accounts import second_factor, sessions, signin, users
 from services.engine import workflow
 from services.engine.items import parse
@@ -275,18 +274,7 @@ def _conversation_routes(router: APIRouter, wf: Workflow) -> None:
     path, tag = f"/{wf.path}/{{id_or_ref}}", f"{wf.noun} documents and comments"
 
     async def upload(request: Request, response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str):
-        await conversation.may_attach(svc, wf, user=user, id_or_ref=id_or_ref)  # before reading the file
-        fields, receiving = await read_upload(request, svc)
-        if receiving is None:
-            raise InvalidInput.one("file", "required: the document, as a file part named `file`")
-        try:
-            kind, visibility = conversation.check_fields(user, fields.get("kind"), fields.get("visibility"))
-            received = await receiving.finish()
-        except BaseException:
-            await receiving.abort()
-            raise
-        doc = await conversation.attach(svc, wf, user=user, id_or_ref=id_or_ref, kind=kind, visibility=visibility,
-                                        name=receiving.name, received=received)
+        doc = await attach_upload(request, svc, wf, user, id_or_ref)
         response.headers["Location"] = f"/api/v1/{wf.path}/{id_or_ref}/documents/{doc.id}"
         return doc
 
@@ -295,12 +283,8 @@ def _conversation_routes(router: APIRouter, wf: Workflow) -> None:
 
     async def download(svc: ServicesDep, user: CurrentUser, id_or_ref: str,
                        document_id: Annotated[int, Path(ge=1, le=MAX_ID)]):
-        found = await conversation.download(svc, wf, user=user, id_or_ref=id_or_ref, document_id=document_id)
-        headers = {"Content-Disposition": content_disposition(found.name)}
-        if found.path is not None:
-            return FileResponse(found.path, media_type=found.content_type, headers=headers)
-        return StreamingResponse(found.chunks, media_type=found.content_type,
-                                 headers={**headers, "Content-Length": str(found.size)})
+        return document_response(await conversation.download(svc, wf, user=user, id_or_ref=id_or_ref,
+                                                             document_id=document_id))
 
     async def add_comment(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str, data: JsonBody):
         return await conversation.comment(svc, wf, user=user, id_or_ref=id_or_ref, data=data)

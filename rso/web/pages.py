@@ -14,13 +14,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi import Path as FastPath
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup, escape
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 import segno
 
-from rso.uploads import content_disposition, read_upload
+from rso.uploads import NoFile, attach_upload, document_response
 from rso.web import forms
 from rso.web.session import (PENDING, CsrfError, SetUpSecondFactor, SignInRequired, check_csrf, csrf_token,
                              current_user, remember_pre_csrf, require_user, session_id, sign_in, sign_out,
@@ -499,27 +499,12 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
 
     async def upload(request: Request, ref: str):
         user = await require_user(request)
-        svc = _svc(request)
         try:
-            await conversation.may_attach(svc, wf, user=user, id_or_ref=ref)
-            fields, receiving = await read_upload(request, svc)
+            await attach_upload(request, _svc(request), wf, user, ref, check_form=lambda f: check_csrf(request, f))
+        except NoFile:
+            return await item_page(request, ref, status=422, upload_problem=t("documents.choose_file"))
         except (InvalidInput, TooLarge, UnsupportedType) as exc:
             return await item_page(request, ref, status=_status(exc), upload_problem=_why(exc))
-        if receiving is None:
-            return await item_page(request, ref, status=422, upload_problem=t("documents.choose_file"))
-        try:
-            check_csrf(request, fields)
-            kind, visibility = conversation.check_fields(user, fields.get("kind"), fields.get("visibility"))
-            received = await receiving.finish()
-        except (InvalidInput, UnsupportedType) as exc:
-            await receiving.abort()
-            return await item_page(request, ref, status=_status(exc), upload_problem=_why(exc))
-        except BaseException:
-            await receiving.abort()
-            raise
-        try:
-            await conversation.attach(svc, wf, user=user, id_or_ref=ref, kind=kind, visibility=visibility,
-                                      name=receiving.name, received=received)
         except ActionNotAvailable as exc:
             return await item_page(request, ref, status=409, upload_problem=str(exc))
         if request.query_params.get("back") == "edit":
@@ -528,9 +513,8 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
 
     async def download(request: Request, ref: str, document_id: Annotated[int, FastPath(ge=1, le=MAX_ID)]):
         user = await require_user(request)
-        found = await conversation.download(_svc(request), wf, user=user, id_or_ref=ref, document_id=document_id)
-        return FileResponse(found.path, media_type=found.content_type,
-                            headers={"Content-Disposition": content_disposition(found.name)})
+        return document_response(await conversation.download(_svc(request), wf, user=user, id_or_ref=ref,
+                                                             document_id=document_id))
 
     async def add_comment(request: Request, ref: str):
         user, form = await _posted(request)

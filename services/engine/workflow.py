@@ -43,6 +43,7 @@ from services.engine.people import actor_of, is_staff
 from services.engine.schemas import HistoryPublic, ItemPublic, TaskPublic
 from services.engine.tasks import Task, TaskStatus
 from states.common import ActionNotAvailable, Actor, Role
+from states.conversation import Visibility, may_use
 from states.lifecycle import Lifecycle, Outcome
 
 if TYPE_CHECKING:
@@ -63,8 +64,8 @@ def _viewer_params(user: User) -> dict:
 
 
 def _shown(e: HistoryEvent, user: User) -> bool:
-    """An internal comment or document (`states.conversation`) is in the history of RSO staff only."""
-    return is_staff(user) or e.arguments.get("visibility") != "internal"
+    """An internal comment or document is in the history of RSO staff only (`states.conversation`)."""
+    return may_use(actor_of(user), e.arguments.get("visibility", Visibility.SHARED))
 
 
 class Loaded:

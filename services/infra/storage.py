@@ -37,7 +37,6 @@ class Stored:
 
     sha256: str
     size: int
-    head: bytes  # its first bytes, to tell its type from its content
 
 
 class Upload(Protocol):
@@ -100,7 +99,7 @@ class _LocalUpload:
             # cannot take this one, which is new.
             os.replace(self.tmp, final)
             _fsync_dir(final.parent)
-            return Stored(digest, self.size, bytes(self.head))
+            return Stored(digest, self.size)
         try:
             return await asyncio.to_thread(flush)
         except BaseException:
@@ -142,9 +141,6 @@ class LocalStorage:
         with open(self._where(sha256), "rb") as f:
             while chunk := await asyncio.to_thread(f.read, CHUNK):
                 yield chunk
-
-    def exists(self, sha256: str) -> bool:
-        return self._where(sha256).exists()
 
     async def sweep(self, referenced: Callable[[list[str]], Awaitable[set[str]]] | None = None, *,
                     older_than: float = 3600.0) -> list[str]:
