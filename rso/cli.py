@@ -96,6 +96,43 @@ def cmd_digest(args, settings: Settings) -> str:
             f"{r.co_managers - r.written - r.already} co-manager(s) with no open tasks")
 
 
+def cmd_report(args, settings: Settings) -> str | None:
+    """A report to a file (or, for CSV of one table or JSON, to standard output)."""
+    import json
+    from pathlib import Path
+
+    from services import reports
+    from services.reports import output
+
+    report = asyncio.run(_with_services(settings, lambda svc: reports.read(svc, user=None, kind=args.kind,
+                                                                          name=args.period)))
+    fmt = args.format
+    if fmt == "json":
+        data = json.dumps(report.as_json(), indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+    elif fmt == "pdf":
+        data = output.pdf(report, settings.calendar)
+    elif fmt == "xlsx":
+        data = output.xlsx(report)
+    elif args.table:
+        data = output.csv_table(report, args.table)
+        if data is None:
+            raise SystemExit(f"rso: no table '{args.table}': "
+                             + ", ".join(t.name for t in report.all_tables()))
+    else:
+        data = output.csv_zip(report)
+    binary = fmt in ("pdf", "xlsx") or (fmt == "csv" and not args.table)
+    if args.out in (None, "-"):
+        if binary and sys.stdout.isatty():
+            raise SystemExit(f"rso: a {fmt} {'zip' if fmt == 'csv' else 'file'} is not for a terminal: "
+                             f"give --out FILE (e.g. --out {output.file_stem(report)}."
+                             f"{'zip' if fmt == 'csv' else fmt})")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return None
+    Path(args.out).write_bytes(data)
+    return f"{report.period.title}: {fmt.upper()} written to {args.out} ({len(data):,} bytes)"
+
+
 def cmd_flows(args, settings: Settings) -> None:
     from workflows.serve import main
     main(settings.timezone)
@@ -186,6 +223,16 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("digest", help="write each co-manager's daily digest of open tasks now (once a day)")
     sp.add_argument("--now", type=_moment, default=None, help="as at this moment (ISO 8601 with an offset)")
     sp.set_defaults(func=cmd_digest)
+
+    sp = sub.add_parser("report", help="a monthly, six-monthly (biannual) or annual report, as PDF, XLSX, CSV or JSON")
+    sp.add_argument("kind", choices=["monthly", "biannual", "annual"], help="which report")
+    sp.add_argument("period", help="the period: 2026-11 (monthly), 2026-H2 (biannual), 2026 (annual)")
+    sp.add_argument("--format", choices=["pdf", "xlsx", "csv", "json"], default="pdf",
+                    help="pdf (default), xlsx (a sheet per table), csv (a zip of one file per table, or one table "
+                         "with --table) or json")
+    sp.add_argument("--table", help="with --format csv: only this table (e.g. approved_proposals)")
+    sp.add_argument("--out", help="the file to write (default: standard output)")
+    sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("flows", help="serve the scheduled flows (sweep, delivery, digest) to the Prefect "
                         "server at PREFECT_API_URL")
