@@ -14,9 +14,11 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rso.api import docs, errors
+from rso.api import reports as report_api
 from rso.api.routes import api
 from rso.uploads import is_upload
 from rso.web import pages
+from rso.web import reports as report_pages
 from services.accounts.sessions import LiveSessions
 from services.config.settings import Settings
 from services.mail import deliver
@@ -180,8 +182,10 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
     app.state.signing_key = settings.signing_key()
     router, body_models = api(LIFECYCLES)
     app.include_router(router)
+    app.include_router(report_api.router)
     docs.install(app)
     pages.install(app, LIFECYCLES)
+    app.include_router(report_pages.router)
     for exc_class in errors.HANDLED:
         app.add_exception_handler(exc_class, _answer)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)

@@ -63,11 +63,13 @@ def nav(user: User | None) -> list[tuple[str, str]]:
     role = Role(user.role)
     links = {Role.MEMBER_STATE: [("/my", "nav.my"), ("/proposals/new", "nav.new_proposal"),
                                  ("/secondments/new", "nav.nominate")],
-             Role.CO_MANAGER: [("/tasks", "nav.inbox"), ("/proposals", "nav.proposals"),
-                               ("/secondments", "nav.secondments")],
+             Role.CO_MANAGER: [("/tasks", "nav.inbox"), ("/dashboard", "nav.dashboard"), ("/proposals", "nav.proposals"),
+                               ("/secondments", "nav.secondments"), ("/reports", "nav.reports")],
              Role.STAKEHOLDER: [("/tasks", "nav.invitations")],
-             Role.CO_CHAIR: [("/tasks", "nav.guidance"), ("/proposals", "nav.proposals")],
-             Role.ADMIN: [("/admin", "nav.admin"), ("/proposals", "nav.proposals"), ("/secondments", "nav.secondments")]}
+             Role.CO_CHAIR: [("/tasks", "nav.guidance"), ("/dashboard", "nav.dashboard"), ("/proposals", "nav.proposals"),
+                             ("/reports", "nav.reports")],
+             Role.ADMIN: [("/admin", "nav.admin"), ("/dashboard", "nav.dashboard"), ("/proposals", "nav.proposals"),
+                          ("/secondments", "nav.secondments"), ("/reports", "nav.reports")]}
     return [(href, t(key)) for href, key in [*links[role], ("/account", "nav.account")]]
 
 

@@ -10,6 +10,8 @@ EN: dict[str, str] = {
     "nav.new_proposal": "New proposal",
     "nav.nominate": "Nominate a secondee",
     "nav.inbox": "Inbox",
+    "nav.dashboard": "Dashboard",
+    "nav.reports": "Reports",
     "nav.invitations": "Consultation invitations",
     "nav.guidance": "Guidance queue",
     "nav.proposals": "Proposals",

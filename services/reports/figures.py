@@ -159,7 +159,7 @@ def _events(rows) -> list[_Event]:
     return [_Event(r.item_kind, r.item_id, r.at, r.action, r.from_state, r.to_state, r.arguments or {}) for r in rows]
 
 
-async def _period_events(session, t0: datetime, t1: datetime) -> list[_Event]:
+async def period_events(session, t0: datetime, t1: datetime) -> list[_Event]:
     """The events of the period that any figure reads: submissions, state changes, extensions."""
     h = HistoryEvent.__table__
     q = (sa.select(h.c.item_kind, h.c.item_id, h.c.at, h.c.action, h.c.from_state, h.c.to_state, h.c.arguments)
@@ -171,7 +171,7 @@ async def _period_events(session, t0: datetime, t1: datetime) -> list[_Event]:
     return _events((await session.execute(q)).all())
 
 
-async def _stays_ended(session, t0: datetime, t1: datetime) -> list[tuple[str, str, datetime, datetime]]:
+async def stays_ended(session, t0: datetime, t1: datetime) -> list[tuple[str, str, datetime, datetime]]:
     """(item kind, stage, entered, left) of every stay in a stage that ended in the period: the
     state changes of the items that changed state in the period, each paired with the one
     before it."""
@@ -223,8 +223,8 @@ async def compute(svc: Services, period: Period) -> Report:
     until = min(t1, now)  # "at the end": of the period, or now for one not over
     async with svc.uow(write=False) as uow:
         s = uow.session
-        events = await _period_events(s, t0, t1)
-        stays = await _stays_ended(s, t0, t1)
+        events = await period_events(s, t0, t1)
+        stays = await stays_ended(s, t0, t1)
         p_ids = {e.item_id for e in events if e.item_kind == "proposal"}
         s_ids = {e.item_id for e in events if e.item_kind == "secondment"}
         p_cols = ["reference", "title", "member_state", "thematic_areas", "engagement_type", "scope", "conditions"]
@@ -255,7 +255,7 @@ async def _placements(session, t0: datetime, t1: datetime) -> list[tuple[str, da
              else None) for r in (await session.execute(q)).all()]
 
 
-def _outcome(e: _Event) -> str | None:
+def outcome_of(e: _Event) -> str | None:
     """What a final state entered means for a report: approved (with conditions), declined, withdrawn."""
     if e.to_state == ProposalState.APPROVED:
         return "approved_with_conditions" if e.arguments.get("decision") == "approve_with_conditions" else "approved"
@@ -281,7 +281,7 @@ def _assemble(period, issued_at, cal, tz, until, events, stays, proposals, open_
 
     # Proposals: received, decided, open at the end, by each dimension.
     received_p = [e for e in events if e.item_kind == "proposal" and e.action == "submit"]
-    decided_p = [(e, _outcome(e)) for e in events if e.item_kind == "proposal" and e.to_state in PROPOSAL_FINAL
+    decided_p = [(e, outcome_of(e)) for e in events if e.item_kind == "proposal" and e.to_state in PROPOSAL_FINAL
                  and e.from_state not in (None, ProposalState.DRAFT) and e.from_state != e.to_state]
     by: dict[str, dict[str, Counter]] = {d: defaultdict(Counter) for d in ("member_state", "thematic_area",
                                                                            "engagement_type", "scope")}
