@@ -235,7 +235,7 @@ def outbox_rows(start: int, count: int, tag: str) -> list[dict]:
                      "template": template, "item_kind": "proposal", "item_id": i, "reference": reference,
                      "to_email": email, "to_name": name, "subject": subject,
                      "context": {"recipient_name": name, **base, **context}, "body_text": None, "body_html": None,
-                     "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": due, "created_at": due})
+                     "status": OutboxStatus.PENDING, "attempts": 0, "attachments": 0, "next_attempt_at": due, "created_at": due})
     return rows
 
 

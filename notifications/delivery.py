@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notifications.outbox import OutboxMessage, OutboxStatus
+from notifications.outbox import OutboxAttachment, OutboxMessage, OutboxStatus
 from notifications.render import render
 from notifications.smtp import Result, SmtpConfig, build, send_all
 
@@ -46,6 +46,18 @@ def _due(t: sa.Table, now: datetime):
     return sa.or_(sa.and_(t.c.status == OutboxStatus.PENDING,
                           sa.or_(t.c.attempts == 0, t.c.next_attempt_at <= now)),
                   sa.and_(t.c.status == OutboxStatus.SENDING, t.c.claimed_until < now))
+
+
+async def _attachments(session: AsyncSession, keys: list[str]) -> dict[str, list[tuple[str, str, bytes]]]:
+    """The files of these messages, by event key, in the order they were written."""
+    if not keys:
+        return {}
+    a = OutboxAttachment.__table__
+    found: dict[str, list[tuple[str, str, bytes]]] = {}
+    q = sa.select(a.c.event_key, a.c.filename, a.c.content_type, a.c.content).where(a.c.event_key.in_(keys))
+    for r in (await session.exec(q.order_by(a.c.id))).all():
+        found.setdefault(r.event_key, []).append((r.filename, r.content_type, bytes(r.content)))
+    return found
 
 
 def _bodies(row) -> tuple[str, str] | str:
@@ -79,8 +91,10 @@ async def deliver_once(sessions: Callable[[], AsyncSession], clock: Callable[[],
         claim = (sa.update(t).where(t.c.id.in_(sa.select(due.c.id)))
                  .values(status=OutboxStatus.SENDING, claimed_until=now + settings.claim_for)
                  .returning(t.c.id, t.c.to_email, t.c.to_name, t.c.subject, t.c.template, t.c.context, t.c.body_text,
-                            t.c.body_html, t.c.message_id, t.c.attempts))
+                            t.c.body_html, t.c.message_id, t.c.attempts, t.c.event_key, t.c.attachments))
         rows = sorted((await session.exec(claim)).all(), key=lambda r: r.id)
+        files = await _attachments(session, [r.event_key for r in rows if r.attachments]) \
+            if settings.smtp is not None else {}
         await session.commit()
     report.claimed = len(rows)
     if not rows:
@@ -92,7 +106,8 @@ async def deliver_once(sessions: Callable[[], AsyncSession], clock: Callable[[],
         results = {r.id: Result(r.id, True) for r in ready}
     else:
         outgoing = [build(key=r.id, mail_from=settings.mail_from, to_email=r.to_email, to_name=r.to_name,
-                          subject=r.subject, text=bodies[r.id][0], html=bodies[r.id][1], message_id=r.message_id)
+                          subject=r.subject, text=bodies[r.id][0], html=bodies[r.id][1], message_id=r.message_id,
+                          attachments=files.get(r.event_key, ()))
                     for r in ready]
         results = {res.key: res for res in await send_all(settings.smtp, outgoing, connections=connections)}
     results.update({r.id: Result(r.id, False, bodies[r.id], final=True) for r in rows if r.id not in results})

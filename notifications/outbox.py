@@ -52,6 +52,20 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(sa_type=UtcDateTime, default_factory=_now)
     sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    attachments: int = 0  # how many files go with it (`OutboxAttachment`); most messages have none
+
+
+class OutboxAttachment(SQLModel, table=True):
+    """A file sent with a message (a report's PDF), written in the message's transaction and
+    kept with it: a retry sends the same bytes."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str = Field(max_length=200, index=True)  # the message's
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    content: bytes = Field(sa_type=sa.LargeBinary)
 
 
 def new_message_id(mail_from: str) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import select
 
 from notifications.delivery import DeliveryReport, MailSettings, deliver_once
-from notifications.outbox import OutboxMessage, OutboxStatus, new_message_id
+from notifications.outbox import OutboxAttachment, OutboxMessage, OutboxStatus, new_message_id
 from services.config.policy import EscalateTo
 from services.config.reference_data import members
 from services.engine.errors import Forbidden
@@ -204,17 +204,27 @@ def outbox_row(settings: MailSettings, now: datetime, *, event_key: str, templat
     return {"event_key": event_key[:200], "message_id": new_message_id(settings.mail_from), "template": template,
             "item_kind": item_kind, "item_id": item_id, "reference": reference, "to_email": to.email,
             "to_name": to.name, "subject": subject[:300], "context": {"recipient_name": to.name, **context},
-            "body_text": None, "body_html": None, "status": OutboxStatus.PENDING.value, "attempts": 0,
+            "body_text": None, "body_html": None, "status": OutboxStatus.PENDING.value, "attempts": 0, "attachments": 0,
             "next_attempt_at": now, "created_at": now}
 
 
-async def write_outbox(uow: UnitOfWork, rows: list[dict]) -> set[str]:
+async def write_outbox(uow: UnitOfWork, rows: list[dict],
+                       files: dict[str, list[tuple[str, str, bytes]]] | None = None) -> set[str]:
     """Add these emails to the outbox in the unit of work's transaction: one per `event_key`,
-    however often it is written. Returns the keys written now (not before)."""
+    however often it is written. `files`: by event key, (file name, content type, bytes) to
+    attach, written with the messages written now. Returns the keys written now (not before)."""
     if not rows:
         return set()
+    files = files or {}
+    for row in rows:
+        row["attachments"] = len(files.get(row["event_key"], ()))
     t = OutboxMessage.__table__
-    return set(await insert_rows(uow.session, t, rows, keys=[t.c.event_key], returning=t.c.event_key))
+    written = set(await insert_rows(uow.session, t, rows, keys=[t.c.event_key], returning=t.c.event_key))
+    attached = [{"event_key": key, "filename": name, "content_type": ctype, "content": content}
+                for key in sorted(written) for name, ctype, content in files.get(key, ())]
+    if attached:
+        await uow.session.exec(sa.insert(OutboxAttachment.__table__), params=attached)
+    return written
 
 
 def outbox_writer(settings: MailSettings, on_written: Callable[[], None] | None = None):

@@ -256,7 +256,9 @@ def test_every_template_renders_in_both_parts_with_realistic_data(template):
                    comment_sentence="Ms Jane Doe commented on a proposal of yours.",
                    body="Could you say more about the budget?\nThank you.",
                    tasks=[{"reference": "RSO-P-2026-0042", "title": "Regional training", "task": "co-manager review",
-                           "due": "Mon 15 Mar 2027", "overdue": True}])
+                           "due": "Mon 15 Mar 2027", "overdue": True}],
+                   first="1 November 2026", last="30 November 2026",
+                   figures=[{"figure": "Proposals received", "value": "12"}])
     r = render(template, subject="Subject line", **context)
     for body in (r.text, r.html):
         assert "Ms Siriporn K." in body and "RSO-P-2026-0042" in body

@@ -124,4 +124,45 @@ def test_the_served_deployments_carry_the_schedules_in_bangkok_time():
     got = {d.flow_name: [(s.schedule.cron, s.schedule.timezone) for s in d.schedules] for d in deployments()}
     assert got == {"deadline-sweep": [("*/5 * * * *", "Asia/Bangkok")],
                    "outbox-delivery": [("* * * * *", "Asia/Bangkok")],
-                   "daily-digest": [("0 8 * * *", "Asia/Bangkok")]}
+                   "daily-digest": [("0 8 * * *", "Asia/Bangkok")],
+                   "monthly-report": [("0 7 1 * *", "Asia/Bangkok")],
+                   "half-year-report": [("0 7 1 1,7 *", "Asia/Bangkok")]}
+
+
+def test_the_monthly_report_goes_to_both_co_managers_with_its_pdf_once(flows):
+    from io import BytesIO
+    from pypdf import PdfReader
+    api, inbox, f = flows
+    for n in range(2):  # two proposals received in March 2027
+        api.act("tha", api.create(title=f"Workshop {n}")["reference"], "submit")
+    api.settle()
+
+    report = run(f.monthly_report_flow, now=bkk(2027, 4, 1, 7))  # 1 April, 07:00: March's report
+    assert (report["period"], report["written"], report["delivery"]["sent"]) == ("2027-03", 2, 2)
+    assert sorted(m["To"].addresses[0].addr_spec for m in inbox.messages) == sorted(
+        ROSTER[w]["email"] for w in ("cm_aus", "cm_idn"))
+    for m in inbox.messages:
+        assert m["Subject"] == "RSO Monthly report, March 2027"
+        text, html = parts(m)
+        assert "Proposals received: 2" in text and "/reports/monthly/2027-03" in text
+        (pdf,) = [p for p in m.iter_attachments()]
+        assert pdf.get_content_type() == "application/pdf"
+        assert pdf.get_filename() == "rso-monthly-report-2027-03.pdf"
+        pages = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(BytesIO(pdf.get_content())).pages)
+        assert "Monthly report" in pages and "March 2027" in pages and "Proposals received 2" in pages
+    inbox.messages.clear()
+
+    again = run(f.monthly_report_flow, now=bkk(2027, 4, 1, 7))  # the same tick again: nothing twice
+    assert (again["written"], again["already"], again["delivery"]["sent"]) == (0, 2, 0) and inbox.messages == []
+
+
+def test_the_half_year_report_goes_to_the_co_managers_and_the_co_chairs_on_1_july(flows):
+    api, inbox, f = flows
+    api.act("tha", api.create()["reference"], "submit")
+    api.settle()
+    report = run(f.half_year_report_flow, now=bkk(2027, 7, 1, 7))
+    assert (report["period"], report["written"], report["delivery"]["sent"]) == ("2027-H1", 4, 4)
+    assert sorted(m["To"].addresses[0].addr_spec for m in inbox.messages) == sorted(
+        ROSTER[w]["email"] for w in ("cm_aus", "cm_idn", "chair_aus", "chair_idn"))
+    assert {m["Subject"] for m in inbox.messages} == {"RSO Six-monthly report, January to June 2027"}
+    assert all(len(list(m.iter_attachments())) == 1 for m in inbox.messages)

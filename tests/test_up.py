@@ -74,17 +74,18 @@ def test_rso_up_runs_everything_and_ctrl_c_stops_it_all(tmp_path):
             assert json.loads(r.read()), "the demo co-manager has open tasks"
 
         names = wait_for("the served deployments", lambda: {d["name"] for d in http(
-            f"{prefect}/deployments/filter", {})} == {"rso"} and len(http(f"{prefect}/deployments/filter", {})) == 3,
+            f"{prefect}/deployments/filter", {})} == {"rso"} and len(http(f"{prefect}/deployments/filter", {})) == 5,
             120, proc)
         assert names
         flows = {f["id"]: f["name"] for f in http(f"{prefect}/flows/filter", {})}
-        assert {"deadline-sweep", "outbox-delivery", "daily-digest"} <= set(flows.values())
+        assert {"deadline-sweep", "outbox-delivery", "daily-digest", "monthly-report",
+                "half-year-report"} <= set(flows.values())
 
         def planned():  # the scheduler has put runs of every flow on the calendar
             runs = http(f"{prefect}/flow_runs/filter", {"limit": 200})
             return {flows.get(r["flow_id"]) for r in runs if r["state_type"] == "SCHEDULED"} >= {
-                "deadline-sweep", "outbox-delivery", "daily-digest"}
-        wait_for("scheduled runs of the three flows", planned, 60, proc)
+                "deadline-sweep", "outbox-delivery", "daily-digest", "monthly-report", "half-year-report"}
+        wait_for("scheduled runs of the five flows", planned, 60, proc)
         assert (tmp_path / "rso.db").exists() and (tmp_path / ".prefect" / "prefect.db").exists()
     finally:
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends

@@ -223,7 +223,9 @@ def test_two_workers_share_the_scheduled_runs_and_each_runs_once(prefect, world,
             for d in http(f"{api_url}/deployments/filter", {})} == {
         "deadline-sweep": ("rso", [("*/5 * * * *", "Asia/Bangkok", True)]),
         "outbox-delivery": ("rso", [("* * * * *", "Asia/Bangkok", True)]),
-        "daily-digest": ("rso", [("0 8 * * *", "Asia/Bangkok", True)])}
+        "daily-digest": ("rso", [("0 8 * * *", "Asia/Bangkok", True)]),
+        "monthly-report": ("rso", [("0 7 1 * *", "Asia/Bangkok", True)]),
+        "half-year-report": ("rso", [("0 7 1 1,7 *", "Asia/Bangkok", True)])}
 
     # Two sweeps of the same moment, a digest and a delivery, all due at once.
     runs = [schedule_run(prefect, f) for f in ("deadline-sweep", "deadline-sweep", "daily-digest", "outbox-delivery")]

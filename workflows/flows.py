@@ -1,5 +1,5 @@
-"""The scheduled work, as Prefect flows: the deadline sweep, outbox delivery and the daily
-digest. Each flow is a few small tasks calling the same service functions the command line
+"""The scheduled work, as Prefect flows: the deadline sweep, outbox delivery, the daily
+digest and the monthly and half-year reports. Each flow is a few small tasks calling the same service functions the command line
 calls; Prefect adds the schedule, retries, logs and a record of every run in its UI.
 
 One flow run per tick does a whole sweep in batches: never one task run per reminder; each
@@ -19,6 +19,8 @@ from services.config.settings import Settings
 from services.digest import daily_digest
 from services.infra.uow import Services
 from services.mail import deliver
+from services.reports.periods import ReportKind
+from services.reports.sending import send_report
 from services.wiring import LIFECYCLES, build_services, clock_of, mail_settings
 
 RETRIES = dict(retries=3, retry_delay_seconds=[10, 30, 60])
@@ -84,6 +86,13 @@ def _now(now: datetime | None) -> datetime:
     return now or clock_of(Settings())()
 
 
+@task(name="write-report-emails", **RETRIES)
+async def write_report_emails(kind: str, now: datetime) -> dict:
+    report = await _with_services(lambda svc, settings: send_report(svc, mail_settings(settings), kind, now))
+    get_run_logger().info("%s report %s: %s", kind, report.period, report)
+    return asdict(report)
+
+
 @flow(name="deadline-sweep", log_prints=False)
 async def sweep_flow(now: datetime | None = None) -> dict:
     """Reminders, escalations and timed steps due at `now` (default: the start of the run),
@@ -111,4 +120,22 @@ async def digest_flow(now: datetime | None = None) -> dict:
     report = await write_digests(now)
     report["delivery"] = await deliver_outbox()
     report["storage_removed"] = await sweep_storage()
+    return report
+
+
+@flow(name="monthly-report")
+async def monthly_report_flow(now: datetime | None = None) -> dict:
+    """Last month's report, PDF attached, to both co-managers (on the 1st at 07:00), then
+    delivery. Run again for the same month, it sends nothing twice."""
+    report = await write_report_emails(ReportKind.MONTHLY.value, _now(now))
+    report["delivery"] = await deliver_outbox()
+    return report
+
+
+@flow(name="half-year-report")
+async def half_year_report_flow(now: datetime | None = None) -> dict:
+    """The last six months' report, PDF attached, to the co-managers and the co-chairs (on
+    1 January and 1 July at 07:00), then delivery. Sent once."""
+    report = await write_report_emails(ReportKind.BIANNUAL.value, _now(now))
+    report["delivery"] = await deliver_outbox()
     return report

@@ -15,7 +15,7 @@ from prefect import Flow, serve
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron
 
-from workflows.flows import delivery_flow, digest_flow, sweep_flow
+from workflows.flows import delivery_flow, digest_flow, half_year_report_flow, monthly_report_flow, sweep_flow
 
 DEPLOYMENT = "rso"  # every flow's deployment has this name: `deadline-sweep/rso`, …
 POOL_TYPE = "process"  # a worker runs each flow run as a child process, from the installed package
@@ -34,6 +34,9 @@ SCHEDULED = [
     # Retries, and anything the service's own deliverer left.
     Scheduled(delivery_flow, "* * * * *", "Deliver the outbox, every minute."),
     Scheduled(digest_flow, "0 8 * * *", "The co-managers' daily digest, at 08:00."),
+    Scheduled(monthly_report_flow, "0 7 1 * *", "Last month's report (PDF) to the co-managers, on the 1st at 07:00."),
+    Scheduled(half_year_report_flow, "0 7 1 1,7 *",
+              "The six months' report (PDF) to the co-managers and co-chairs, on 1 January and 1 July at 07:00."),
 ]
 
 

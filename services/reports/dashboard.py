@@ -71,7 +71,7 @@ async def read(svc: Services, *, user: User) -> Dashboard:
     p, s = Proposal.__table__, Secondment.__table__
     async with svc.uow(write=False) as uow:
         session = uow.session
-        open_ = (await session.execute(sa.select(t.c.kind, t.c.created_at, t.c.due_at, t.c.item_kind, t.c.item_id)
+        open_ = (await session.exec(sa.select(t.c.kind, t.c.created_at, t.c.due_at, t.c.item_kind, t.c.item_id)
                                        .where(t.c.status == TaskStatus.OPEN))).all()
         late = [r for r in open_ if r.due_at < now]
         refs: dict[tuple[str, int], tuple[str, str]] = {}
@@ -79,10 +79,10 @@ async def read(svc: Services, *, user: User) -> Dashboard:
             ids = sorted({r.item_id for r in late if r.item_kind == kind})
             for i in range(0, len(ids), 5000):
                 q = sa.select(model.c.id, model.c.reference, title).where(model.c.id.in_(ids[i:i + 5000]))
-                refs.update({(kind, r[0]): (r[1], r[2]) for r in (await session.execute(q)).all()})
+                refs.update({(kind, r[0]): (r[1], r[2]) for r in (await session.exec(q)).all()})
         events = await period_events(session, t0, t1)
         stays = await stays_ended(session, t0, t1)
-        active = (await session.execute(sa.select(s.c.member_state, sa.func.count()).where(
+        active = (await session.exec(sa.select(s.c.member_state, sa.func.count()).where(
             s.c.state.in_((SecondmentState.ACTIVE.value, SecondmentState.CONCLUDING.value)))
             .group_by(s.c.member_state))).all()
 

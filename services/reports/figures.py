@@ -168,7 +168,7 @@ async def period_events(session, t0: datetime, t1: datetime) -> list[_Event]:
                                        "close_consultation")),
                        h.c.from_state != h.c.to_state))
          .order_by(h.c.id))
-    return _events((await session.execute(q)).all())
+    return _events((await session.exec(q)).all())
 
 
 async def stays_ended(session, t0: datetime, t1: datetime) -> list[tuple[str, str, datetime, datetime]]:
@@ -183,7 +183,7 @@ async def stays_ended(session, t0: datetime, t1: datetime) -> list[tuple[str, st
          .where(h.c.at < t1, sa.or_(h.c.from_state.is_(None), h.c.from_state != h.c.to_state))
          .order_by(h.c.item_kind, h.c.item_id, h.c.id))
     stays, prev = [], None
-    for r in (await session.execute(q)).all():
+    for r in (await session.exec(q)).all():
         if prev is not None and prev.item_kind == r.item_kind and prev.item_id == r.item_id and r.at >= t0 \
                 and r.from_state == prev.to_state:
             stays.append((r.item_kind, r.from_state, prev.at, r.at))
@@ -199,7 +199,7 @@ async def _items(session, model, ids: set[int], columns: list[str]) -> dict[int,
     ids_ = sorted(ids)
     for i in range(0, len(ids_), 5000):
         q = sa.select(t.c.id, *(t.c[c] for c in columns)).where(t.c.id.in_(ids_[i:i + 5000]))
-        found.update({r.id: r for r in (await session.execute(q)).all()})
+        found.update({r.id: r for r in (await session.exec(q)).all()})
     return found
 
 
@@ -209,7 +209,7 @@ async def _open_at_end(session, model, kind: str, t1: datetime, columns: list[st
     received = sa.select(h.c.item_id).where(h.c.item_kind == kind, h.c.action == "submit", h.c.at < t1)
     q = (sa.select(t.c.id, *(t.c[c] for c in columns))
          .where(t.c.id.in_(received), sa.or_(t.c.closed_at.is_(None), t.c.closed_at >= t1)))
-    return list((await session.execute(q)).all())
+    return list((await session.exec(q)).all())
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -232,11 +232,11 @@ async def compute(svc: Services, period: Period) -> Report:
         open_p = await _open_at_end(s, Proposal, "proposal", until, ["member_state", "thematic_areas",
                                                                      "engagement_type", "scope"])
         secondments = await _items(s, Secondment, s_ids, ["member_state", "reference"])
-        tasks = (await s.execute(sa.select(Task.__table__.c.kind, Task.__table__.c.status, Task.__table__.c.due_at,
+        tasks = (await s.exec(sa.select(Task.__table__.c.kind, Task.__table__.c.status, Task.__table__.c.due_at,
                                            Task.__table__.c.closed_at)
                                  .where(Task.__table__.c.due_at >= t0, Task.__table__.c.due_at < t1))).all()
         n, tk = DeadlineNotice.__table__, Task.__table__
-        notices = (await s.execute(sa.select(n.c.kind, tk.c.kind.label("task_kind"))
+        notices = (await s.exec(sa.select(n.c.kind, tk.c.kind.label("task_kind"))
                                    .select_from(n.outerjoin(tk, tk.c.id == n.c.task_id))
                                    .where(n.c.created_at >= t0, n.c.created_at < t1))).all()
         placements = await _placements(s, t0, t1)
@@ -252,7 +252,7 @@ async def _placements(session, t0: datetime, t1: datetime) -> list[tuple[str, da
          .join(t, sa.and_(h.c.item_kind == "secondment", h.c.item_id == t.c.id))
          .where(h.c.action == "start", h.c.at < t1, sa.or_(t.c.closed_at.is_(None), t.c.closed_at >= t0)))
     return [(r.member_state, r.at, r.closed_at if r.state in (SecondmentState.COMPLETED, SecondmentState.TERMINATED)
-             else None) for r in (await session.execute(q)).all()]
+             else None) for r in (await session.exec(q)).all()]
 
 
 def outcome_of(e: _Event) -> str | None:
