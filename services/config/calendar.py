@@ -12,6 +12,7 @@ from dateutil.relativedelta import relativedelta
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 _KEEP = 100_000  # answers kept by a calendar, at most
+_ORIGIN = 2000  # business days are counted from 1 January of this year (`_count_year`)
 
 
 class BusinessCalendar:
@@ -24,6 +25,8 @@ class BusinessCalendar:
         # lookup in `holidays` costs a few microseconds. The calendar never changes once made.
         self._business: dict[date, bool] = {}
         self._added: dict[tuple[date, int], date] = {}
+        self._ranks: dict[int, int] = {}  # a day's (ordinal) running count of business days (`_count_year`)
+        self._year_size: dict[int, int] = {}
 
     @cached_property
     def _holidays(self) -> holidays.HolidayBase:
@@ -56,10 +59,41 @@ class BusinessCalendar:
         return d
 
     def business_days_between(self, start: date, end: date) -> int:
-        """Business days after `start` up to and including `end` (negative if `end` is earlier)."""
-        if end < start:
-            return -self.business_days_between(end, start)
-        return sum(1 for i in range(1, (end - start).days + 1) if self.is_business_day(start + timedelta(days=i)))
+        """Business days after `start` up to and including `end` (negative if `end` is earlier).
+        Two lookups, whatever the distance: a report counts tens of thousands of stays."""
+        ranks = self._ranks
+        a, b = ranks.get(start.toordinal()), ranks.get(end.toordinal())
+        if a is None or b is None:
+            self._count_year(start.year)
+            self._count_year(end.year)
+            a, b = ranks[start.toordinal()], ranks[end.toordinal()]
+        return b - a
+
+    def _count_year(self, y: int) -> None:
+        """Each day of year `y` with its rank: the business days from a fixed origin (1 January
+        2000) up to and including it, made once per year asked about."""
+        first = date(y, 1, 1)
+        if first.toordinal() in self._ranks:
+            return
+        running = self._year_base(y)
+        for i in range((date(y + 1, 1, 1) - first).days):
+            d = first + timedelta(days=i)
+            running += self.is_business_day(d)
+            self._ranks[d.toordinal()] = running
+
+    def _year_base(self, y: int) -> int:
+        """Business days from the origin (1 January 2000) to the end of year y - 1 (negative
+        before the origin): the years' own counts, summed, each year's asked once."""
+        total = 0
+        step = 1 if y >= _ORIGIN else -1
+        for year in (range(_ORIGIN, y) if y >= _ORIGIN else range(y, _ORIGIN)):
+            n = self._year_size.get(year)
+            if n is None:
+                first = date(year, 1, 1)
+                n = self._year_size[year] = sum(self.is_business_day(first + timedelta(days=i))
+                                                for i in range((date(year + 1, 1, 1) - first).days))
+            total += n
+        return total * step
 
     def today(self, now: datetime) -> date:
         return now.astimezone(self.tz).date()

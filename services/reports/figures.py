@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -55,7 +56,7 @@ from services.proposals.models import Proposal
 from services.reports.periods import Period
 from services.secondments.models import Secondment
 from states.proposal import FINAL_STATES as PROPOSAL_FINAL, ProposalState
-from states.secondment import FINAL_STATES as SECONDMENT_FINAL, SecondmentState
+from states.secondment import SecondmentState
 
 THEMATIC_AREAS = ("people_smuggling", "trafficking_in_persons", "irregular_migration", "transnational_crime",
                   "technology_misuse")
@@ -66,6 +67,7 @@ PROPOSAL_STAGES = (ProposalState.CO_MANAGER_REVIEW, ProposalState.REVISION_REQUE
                    ProposalState.STAKEHOLDER_CONSULTATION, ProposalState.CO_CHAIR_GUIDANCE)
 SECONDMENT_STAGES = (SecondmentState.UNDER_REVIEW, SecondmentState.INFO_REQUESTED, SecondmentState.ARRANGING,
                      SecondmentState.PRE_DEPLOYMENT, SecondmentState.ACTIVE, SecondmentState.CONCLUDING)
+STAGES = tuple(sorted({s.value for s in (*PROPOSAL_STAGES, *SECONDMENT_STAGES)}))
 
 WORDS = {
     "people_smuggling": "People smuggling", "trafficking_in_persons": "Trafficking in persons",
@@ -159,10 +161,16 @@ def _events(rows) -> list[_Event]:
     return [_Event(r.item_kind, r.item_id, r.at, r.action, r.from_state, r.to_state, r.arguments or {}) for r in rows]
 
 
+_READ_ARGUMENTS = ("decide", "decide_extension", "give_guidance", "close_consultation")
+
+
 async def period_events(session, t0: datetime, t1: datetime) -> list[_Event]:
     """The events of the period that any figure reads: submissions, state changes, extensions."""
     h = HistoryEvent.__table__
-    q = (sa.select(h.c.item_kind, h.c.item_id, h.c.at, h.c.action, h.c.from_state, h.c.to_state, h.c.arguments)
+    # The arguments only of the actions whose arguments a figure reads: decoding JSON is most
+    # of the cost of a row.
+    arguments = sa.case((h.c.action.in_(_READ_ARGUMENTS), h.c.arguments), else_=sa.null()).label("arguments")
+    q = (sa.select(h.c.item_kind, h.c.item_id, h.c.at, h.c.action, h.c.from_state, h.c.to_state, arguments)
          .where(h.c.at >= t0, h.c.at < t1,
                 sa.or_(h.c.action.in_(("submit", "start", "request_extension", "decide_extension", "decide",
                                        "close_consultation")),
@@ -171,24 +179,27 @@ async def period_events(session, t0: datetime, t1: datetime) -> list[_Event]:
     return _events((await session.exec(q)).all())
 
 
-async def stays_ended(session, t0: datetime, t1: datetime) -> list[tuple[str, str, datetime, datetime]]:
-    """(item kind, stage, entered, left) of every stay in a stage that ended in the period: the
-    state changes of the items that changed state in the period, each paired with the one
-    before it."""
+async def stays_ended(session, t0: datetime, t1: datetime, stages: Iterable[str] | None = None
+                      ) -> list[tuple[str, str, datetime, datetime]]:
+    """(item kind, stage, entered, left) of every stay in a stage that ended in the period: of
+    the items that changed state in the period, each state change paired (in SQL, by a window
+    over the item's changes in order) with the one before it, which began the stay."""
     h = HistoryEvent.__table__
     changed = (sa.select(h.c.item_kind, h.c.item_id).where(h.c.at >= t0, h.c.at < t1, h.c.from_state != h.c.to_state)
                .distinct().subquery("changed"))
-    q = (sa.select(h.c.item_kind, h.c.item_id, h.c.at, h.c.from_state, h.c.to_state)
-         .join(changed, sa.and_(changed.c.item_kind == h.c.item_kind, changed.c.item_id == h.c.item_id))
-         .where(h.c.at < t1, sa.or_(h.c.from_state.is_(None), h.c.from_state != h.c.to_state))
-         .order_by(h.c.item_kind, h.c.item_id, h.c.id))
-    stays, prev = [], None
-    for r in (await session.exec(q)).all():
-        if prev is not None and prev.item_kind == r.item_kind and prev.item_id == r.item_id and r.at >= t0 \
-                and r.from_state == prev.to_state:
-            stays.append((r.item_kind, r.from_state, prev.at, r.at))
-        prev = r
-    return stays
+    before = dict(partition_by=(h.c.item_kind, h.c.item_id), order_by=h.c.id)
+    changes = (sa.select(h.c.item_kind, h.c.at, h.c.from_state,
+                         sa.func.lag(h.c.at, type_=h.c.at.type).over(**before).label("entered"),
+                         sa.func.lag(h.c.to_state, type_=h.c.to_state.type).over(**before).label("entered_state"))
+               .join(changed, sa.and_(changed.c.item_kind == h.c.item_kind, changed.c.item_id == h.c.item_id))
+               .where(h.c.at < t1, sa.or_(h.c.from_state.is_(None), h.c.from_state != h.c.to_state))
+               .subquery("changes"))
+    c = changes.c
+    q = sa.select(c.item_kind, c.from_state, c.entered, c.at).where(
+        c.at >= t0, c.entered.is_not(None), c.entered_state == c.from_state)
+    if stages is not None:
+        q = q.where(c.from_state.in_(list(stages)))
+    return (await session.exec(q)).all()
 
 
 async def _items(session, model, ids: set[int], columns: list[str]) -> dict[int, Any]:
@@ -224,7 +235,7 @@ async def compute(svc: Services, period: Period) -> Report:
     async with svc.uow(write=False) as uow:
         s = uow.session
         events = await period_events(s, t0, t1)
-        stays = await stays_ended(s, t0, t1)
+        stays = await stays_ended(s, t0, t1, STAGES)
         p_ids = {e.item_id for e in events if e.item_kind == "proposal"}
         s_ids = {e.item_id for e in events if e.item_kind == "secondment"}
         p_cols = ["reference", "title", "member_state", "thematic_areas", "engagement_type", "scope", "conditions"]
