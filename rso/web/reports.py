@@ -13,7 +13,7 @@ from rso.web import charts
 from rso.web.pages import page, redirect
 from rso.web.session import require_user
 from services import reports
-from services.engine.errors import Forbidden
+from services.engine.errors import Forbidden, InvalidInput
 from services.reports import dashboard as dashboard_service
 from services.reports import output
 from services.reports.periods import ReportKind, period_of, period_starting
@@ -39,12 +39,22 @@ async def reports_index(request: Request, kind: str | None = None, period: str |
     if not reports.may_read(user):
         raise Forbidden("reports are for the RSO's staff")
     if kind and period:  # the form's answer: to the report's own address
-        p = reports.period(kind, period)
+        try:
+            p = reports.period(kind, period)
+        except InvalidInput as exc:
+            return _index(request, user, status=422, problem=exc, kind=kind, period=period)
         return redirect(f"/reports/{p.kind.value}/{p.name}")
+    return _index(request, user)
+
+
+def _index(request: Request, user, *, status: int = 200, problem: InvalidInput | None = None, kind: str = "monthly",
+           period: str | None = None):
+    """The list of reports, with the form to open any period (and what was wrong with the last try)."""
     svc = request.app.state.services
     today = svc.calendar.today(svc.clock())
-    return page(request, "reports.html", user=user, title="Reports", recent=_recent(today),
-                this_month=f"{today:%Y-%m}")
+    return page(request, "reports.html", user=user, title="Reports", status=status, recent=_recent(today),
+                kind=kind, period=period if period is not None else f"{today:%Y-%m}",
+                problem="; ".join(e["message"] for e in problem.errors) if problem else None)
 
 
 @router.get("/reports/{kind}/{period}")
@@ -53,7 +63,10 @@ async def report_page(request: Request, kind: str, period: str,
                       table: Annotated[str | None, Query(max_length=60)] = None):
     user = await require_user(request)
     svc = request.app.state.services
-    report = await reports.read(svc, user=user, kind=kind, name=period)
+    try:
+        report = await reports.read(svc, user=user, kind=kind, name=period)
+    except InvalidInput as exc:
+        return _index(request, user, status=422, problem=exc, kind=kind, period=period)
     if format:
         return await report_response(report, wanted_format(request, format), table=table,
                                      calendar=request.app.state.settings.calendar)

@@ -307,3 +307,30 @@ def test_back_after_signing_out_shows_the_sign_in_page_not_the_confidential_one(
         await cm.close()
 
     in_browser(scenario)
+
+
+def test_the_dashboards_charts_fit_a_phone_and_their_text_stays_readable(service, api, db_kind):
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    shots = _fresh(ARTIFACTS / f"dashboard-{db_kind}")
+
+    async def scenario(browser):
+        cm = await Person(service, "cm_aus", shots).sign_in(browser, width=360)
+        p = cm.page
+        await p.goto(service + "/dashboard")
+        await cm.shot("dashboard-phone")
+        charts = p.locator("svg.chart")
+        assert await charts.count() >= 2
+        page_width = await p.evaluate("document.documentElement.clientWidth")
+        assert await p.evaluate("document.documentElement.scrollWidth") <= page_width  # nothing wider than the phone
+        for i in range(await charts.count()):
+            box = await charts.nth(i).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= page_width
+            # Each label drawn at least 11 px high on the phone's screen.
+            heights = await charts.nth(i).locator("text").evaluate_all(
+                "els => els.map(e => e.getBoundingClientRect().height)")
+            assert heights and min(heights) >= 11, heights
+        # The numbers beside each chart, as a table a screen reader reads.
+        assert await p.get_by_role("table").count() >= 4
+        await cm.close()
+    in_browser(scenario)
