@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
 
-.PHONY: run test bench-transitions bench-delivery bench-sweep bench-reads bench-signin bench-documents clean
+.PHONY: run test bench-transitions bench-delivery bench-sweep bench-reads bench-signin bench-documents bench-reports clean
 
 $(STAMP):
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench-reads: $(STAMP)
 
 bench-documents: $(STAMP)
 	$(VENV)/bin/python -m bench.documents $(BENCH_ARGS)
+
+bench-reports: $(STAMP)
+	$(VENV)/bin/python -m bench.reports $(BENCH_ARGS)
 
 bench-signin: $(STAMP)
 	$(VENV)/bin/python -m bench.signin $(BENCH_ARGS)
