@@ -205,3 +205,22 @@ def test_documents_sweep_removes_the_files_no_document_points_at(database_url, t
     r = rso("documents", "sweep", url=database_url, cwd=tmp_path, env=env)
     assert r.returncode == 0 and "2 file(s)" in r.stdout, r.stdout + r.stderr
     assert not orphan.exists() and not half.exists()
+
+
+def test_report_writes_the_pdf_the_csv_or_the_json_and_refuses_a_bad_period_in_one_line(empty_database_url, tmp_path):
+    import csv
+    import json
+    assert rso("db", "upgrade", url=empty_database_url, cwd=tmp_path).returncode == 0
+    assert rso("demo", url=empty_database_url, cwd=tmp_path).returncode == 0
+    month = f"{Clock().today():%Y-%m}"  # the demo's items were made today, by the service's clock
+    r = rso("report", "monthly", month, "--format", "pdf", "--out", "month.pdf", url=empty_database_url, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "PDF written to month.pdf" in r.stdout and (tmp_path / "month.pdf").read_bytes()[:5] == b"%PDF-"
+    figures = json.loads(rso("report", "monthly", month, "--format", "json", url=empty_database_url,
+                             cwd=tmp_path).stdout)["figures"]
+    assert figures["proposals_received"] > 0  # the demo submits proposals
+    r = rso("report", "monthly", month, "--format", "csv", "--table", "summary", url=empty_database_url, cwd=tmp_path)
+    rows = list(csv.reader(r.stdout.lstrip("\ufeff").splitlines()))
+    assert rows[0] == ["Figure", "Value"] and ["Proposals received", str(figures["proposals_received"])] in rows
+    bad = rso("report", "monthly", "2026-13", url=empty_database_url, cwd=tmp_path)
+    assert (bad.returncode, bad.stderr) == (1, "rso: period: the month must be between 01 and 12\n")
