@@ -116,6 +116,25 @@ def _later(rnd, at: datetime, lo: float, hi: float) -> datetime:
     return at + timedelta(days=rnd.uniform(lo, hi))
 
 
+class Walk:
+    """One item along its lifecycle: each step a history event at a moment, until the bench's
+    now (StopIteration past it, where the item stays as it is)."""
+
+    def __init__(self, w: World, kind: str, item_id: int, at: datetime, final: tuple[str, ...]):
+        self.w, self.kind, self.id, self.at, self.final = w, kind, item_id, at, final
+        self.state, self.closed = "draft", None
+
+    def go(self, action, to, actor, args=None, when=None):
+        if when is not None:
+            self.at = when
+        if self.at > NOW:
+            raise StopIteration
+        self.w.event(self.kind, self.id, self.at, actor, action, self.state, to, args)
+        self.state = to
+        if to in self.final:
+            self.closed = self.at
+
+
 def make_proposal(w: World, pid: int, users: dict) -> None:
     rnd = w.rnd
     ms = rnd.choice(MEMBERS)
@@ -124,31 +143,21 @@ def make_proposal(w: World, pid: int, users: dict) -> None:
     chairs = [users[("co_chair", "AUS")], users[("co_chair", "IDN")]]
     stake = users[("stakeholder", None)]
     created = START + timedelta(days=rnd.uniform(0, (NOW - START).days - 1))
-    at, state, rnd_no = created, "draft", 0
-    submitted = closed = None
+    rnd_no, submitted = 0, None
     title = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(3, 7))).capitalize()
-    w.event("proposal", pid, at, official, "create", None, "draft")
-
-    def go(action, to, actor, args=None, when=None):
-        nonlocal at, state, closed
-        if when is not None:
-            at = when
-        if at > NOW:
-            raise StopIteration
-        w.event("proposal", pid, at, actor, action, state, to, args)
-        state = to
-        if to in ("approved", "declined", "withdrawn"):
-            closed = at
+    it = Walk(w, "proposal", pid, created, ("approved", "declined", "withdrawn"))
+    w.event("proposal", pid, created, official, "create", None, "draft")
+    go = it.go
 
     try:
         if rnd.random() < 0.08:
             if rnd.random() < 0.4:
-                go("withdraw", "withdrawn", official, when=_later(rnd, at, 1, 20))
+                go("withdraw", "withdrawn", official, when=_later(rnd, it.at, 1, 20))
             raise StopIteration
-        go("submit", "co_manager_review", official, when=_later(rnd, at, 0.5, 6))
-        submitted, rnd_no = at, 1
+        go("submit", "co_manager_review", official, when=_later(rnd, it.at, 0.5, 6))
+        submitted, rnd_no = it.at, 1
         while True:
-            opened = at
+            opened = it.at
             votes = []
             for i, c in enumerate(cm):
                 took = rnd.uniform(1, 22)
@@ -158,11 +167,11 @@ def make_proposal(w: World, pid: int, users: dict) -> None:
                 rec = rnd.choices(["endorse", "revise", "decline"], [0.7, 0.2, 0.1])[0] if rnd_no < 3 else "endorse"
                 go("review", "co_manager_review", c, {"recommendation": rec}, when=opened + timedelta(days=took))
             if rnd.random() < 0.03:
-                go("withdraw", "withdrawn", official, when=_later(rnd, at, 1, 10))
+                go("withdraw", "withdrawn", official, when=_later(rnd, it.at, 1, 10))
             outcome = rnd.choices(["revise", "decline", "split", "endorse"], [0.18, 0.07, 0.08, 0.67])[0]
             if outcome == "revise" and rnd_no < 3:
                 go("review", "revision_requested", cm[0], {"recommendation": "revise"})
-                go("resubmit", "co_manager_review", official, {"changes": {}}, when=_later(rnd, at, 3, 25))
+                go("resubmit", "co_manager_review", official, {"changes": {}}, when=_later(rnd, it.at, 3, 25))
                 rnd_no += 1
                 continue
             if outcome == "decline":
@@ -170,8 +179,8 @@ def make_proposal(w: World, pid: int, users: dict) -> None:
                 raise StopIteration
             if outcome == "endorse" and rnd.random() < 0.7:
                 go("open_consultation", "stakeholder_consultation", cm[0], {"stakeholders": ["x"]},
-                   when=_later(rnd, at, 0.1, 3))
-                opened = at
+                   when=_later(rnd, it.at, 0.1, 3))
+                opened = it.at
                 answers = 0
                 for _ in range(rnd.randint(1, 4)):
                     took = rnd.uniform(2, 25)
@@ -185,8 +194,8 @@ def make_proposal(w: World, pid: int, users: dict) -> None:
                 go("close_consultation", "co_chair_guidance", cm[1], {"no_response": rnd.randint(0, 2)},
                    when=opened + timedelta(days=26))
             else:
-                go("refer_to_co_chairs", "co_chair_guidance", cm[0], when=_later(rnd, at, 0.1, 3))
-            opened = at
+                go("refer_to_co_chairs", "co_chair_guidance", cm[0], when=_later(rnd, it.at, 0.1, 3))
+            opened = it.at
             took = rnd.uniform(2, 30)
             w.task("proposal", pid, "guidance", opened, 21, took, rnd_no, role="co_chair")
             decision = rnd.choices(["approve", "approve_with_conditions", "decline"], [0.55, 0.3, 0.15])[0]
@@ -199,10 +208,10 @@ def make_proposal(w: World, pid: int, users: dict) -> None:
         pass
     p = w.rows["proposals"]
     p.append((pid, f"RSO-P-{created.year}-{pid:05d}", ms, official[0], official[0] if submitted else None,
-              state, rnd_no, created, at if at <= NOW else NOW, submitted, closed, False, 1, title,
+              it.state, rnd_no, created, it.at if it.at <= NOW else NOW, submitted, it.closed, False, 1, title,
               "A made-up proposal.", rnd.choice(TYPES), rnd.choice(SCOPES),
               json.dumps(rnd.sample(AREAS, rnd.randint(1, 3))), json.dumps([]), None, None, None, None,
-              "Report after the pilot." if state == "approved" and rnd.random() < 0.3 else None))
+              "Report after the pilot." if it.state == "approved" and rnd.random() < 0.3 else None))
 
 
 def make_secondment(w: World, sid: int, users: dict) -> None:
@@ -211,61 +220,52 @@ def make_secondment(w: World, sid: int, users: dict) -> None:
     official = users[("member_state", ms)]
     cm = users[("co_manager", "AUS")]
     created = START + timedelta(days=rnd.uniform(0, (NOW - START).days - 1))
-    at, state, submitted, closed = created, "draft", None, None
+    submitted = None
     start_date = end_date = None
-    w.event("secondment", sid, at, official, "create", None, "draft")
-
-    def go(action, to, actor, args=None, when=None):
-        nonlocal at, state, closed
-        if when is not None:
-            at = when
-        if at > NOW:
-            raise StopIteration
-        w.event("secondment", sid, at, actor, action, state, to, args)
-        state = to
-        if to in ("completed", "declined", "withdrawn", "terminated"):
-            closed = at
+    it = Walk(w, "secondment", sid, created, ("completed", "declined", "withdrawn", "terminated"))
+    w.event("secondment", sid, created, official, "create", None, "draft")
+    go = it.go
 
     try:
-        go("submit", "under_review", official, when=_later(rnd, at, 0.5, 5))
-        submitted = at
+        go("submit", "under_review", official, when=_later(rnd, it.at, 0.5, 5))
+        submitted = it.at
         took = rnd.uniform(1, 25)
-        w.task("secondment", sid, "decision", at, 14, took)
+        w.task("secondment", sid, "decision", it.at, 14, took)
         decision = rnd.choices(["accept", "decline"], [0.8, 0.2])[0]
         go("decide", "arranging" if decision == "accept" else "declined", cm, {"decision": decision},
-           when=at + timedelta(days=took))
+           when=it.at + timedelta(days=took))
         if decision == "decline":
             raise StopIteration
-        go("confirm_arrangement", "pre_deployment", cm, {}, when=_later(rnd, at, 5, 30))
-        begins = at + timedelta(days=rnd.uniform(20, 50))
+        go("confirm_arrangement", "pre_deployment", cm, {}, when=_later(rnd, it.at, 5, 30))
+        begins = it.at + timedelta(days=rnd.uniform(20, 50))
         start_date = begins.astimezone(BKK).date()
         end_date = start_date + timedelta(days=rnd.randint(120, 185))
         for item in ("security_clearance", "visa", "travel", "insurance", "induction_plan"):
-            go("complete_item", "pre_deployment", official, {"item": item}, when=_later(rnd, at, 1, 6))
-        go("start", "active", cm, when=max(at, begins))
+            go("complete_item", "pre_deployment", official, {"item": item}, when=_later(rnd, it.at, 1, 6))
+        go("start", "active", cm, when=max(it.at, begins))
         if rnd.random() < 0.25:
             go("request_extension", "active", official, {"new_end_date": str(end_date + timedelta(days=60))},
-               when=_later(rnd, at, 40, 90))
+               when=_later(rnd, it.at, 40, 90))
             took = rnd.uniform(1, 20)
-            w.task("secondment", sid, "extension", at, 14, took)
+            w.task("secondment", sid, "extension", it.at, 14, took)
             ok = rnd.random() < 0.7
             go("decide_extension", "active", cm, {"decision": "approve" if ok else "decline"},
-               when=at + timedelta(days=took))
+               when=it.at + timedelta(days=took))
             if ok:
                 end_date += timedelta(days=60)
         end_at = datetime.combine(end_date, datetime.min.time(), BKK).astimezone(UTC)
         if rnd.random() < 0.04:
-            go("terminate", "terminated", cm, when=_later(rnd, at, 10, 60))
+            go("terminate", "terminated", cm, when=_later(rnd, it.at, 10, 60))
         go("begin_handover", "concluding", (None, "system", "RSO Workflow"), when=end_at - timedelta(days=30))
         took = rnd.uniform(20, 50)
-        w.task("secondment", sid, "final_report", at, 44, took, role="member_state", member_state=ms)
-        go("submit_final_report", "concluding", official, when=at + timedelta(days=took))
-        go("complete", "completed", cm, when=_later(rnd, at, 1, 10))
+        w.task("secondment", sid, "final_report", it.at, 44, took, role="member_state", member_state=ms)
+        go("submit_final_report", "concluding", official, when=it.at + timedelta(days=took))
+        go("complete", "completed", cm, when=_later(rnd, it.at, 1, 10))
     except StopIteration:
         pass
     w.rows["secondments"].append((sid, f"RSO-S-{created.year}-{sid:05d}", ms, official[0],
-                                  official[0] if submitted else None, state, 1 if submitted else 0, created,
-                                  min(at, NOW), submitted, closed, 1, "A Made-up Nominee", "nominee@bench.example",
+                                  official[0] if submitted else None, it.state, 1 if submitted else 0, created,
+                                  min(it.at, NOW), submitted, it.closed, 1, "A Made-up Nominee", "nominee@bench.example",
                                   "Adviser", "Police", "Adviser", None, None, start_date, end_date, "sending_state",
                                   "rso", json.dumps(["English"]), "Made up.", None, None, None, None, None))
 
