@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from datetime import datetime
@@ -34,14 +34,16 @@ from sqlalchemy.orm import Mapper, aliased
 from sqlalchemy.orm.util import AliasedInsp
 from sqlmodel import select
 
-from services.engine import items, tasks
+from services.engine import items, listing, tasks
 from services.engine.errors import Forbidden, InvalidInput, NotFound
 from services.engine.events import DomainEvent
 from services.engine.items import check_version, parse, record
+from services.engine.listing import MAX_ID, Export, Filter, Listing, ListQuery, Sort
 from services.engine.models import HistoryEvent, User
 from services.engine.people import actor_of, is_staff
 from services.engine.schemas import HistoryPublic, ItemPublic, TaskPublic
 from services.engine.tasks import Task, TaskStatus
+from services.infra.tables import Column
 from states.common import ActionNotAvailable, Actor, Role
 from states.conversation import Visibility, may_use
 from states.lifecycle import Lifecycle, Outcome
@@ -49,7 +51,6 @@ from states.lifecycle import Lifecycle, Outcome
 if TYPE_CHECKING:
     from services.infra.uow import Services, UnitOfWork
 
-MAX_ID = 2**31 - 1
 _VIEWER_ID = sa.bindparam("viewer_id", type_=sa.Integer)
 _VIEWER_MEMBER_STATE = sa.bindparam("viewer_member_state", type_=sa.String)
 _VIEWER_COUNTRY = sa.bindparam("viewer_country", type_=sa.String)
@@ -196,6 +197,13 @@ class Workflow:
     # stakeholders one may invite). The lifecycle's branches (checklist items still open) come anyway.
     choices: Callable[[UnitOfWork, Loaded, User, str], Awaitable[dict[str, list[Choice]]]] = _no_choices
     creator_role: Role = Role.MEMBER_STATE
+    # Lists (`services.engine.listing`): the lifecycle's own filters, the codes a member state
+    # may be filtered by (None: any), the name of the order by `title_columns[0]`, and the
+    # columns of the item's table an export writes, in order.
+    list_filters: tuple[Filter, ...] = ()
+    member_codes: Callable[[], Collection[str]] | None = None
+    title_sort: str = "title"
+    export_columns: tuple[Column, ...] = ()
 
     def __post_init__(self):
         self.reference_pattern = re.compile(rf"{re.escape(self.prefix)}-\d{{4}}-\d{{4,8}}")
@@ -205,6 +213,8 @@ class Workflow:
         self._staff_labels = [c.key for c in self.staff_columns()] if self.staff_columns else None
         # The fields every item shows that this lifecycle's table has (asked once, not per item).
         self._shared_fields = tuple(name for name in ItemPublic.model_fields if hasattr(self.model, name))
+        self._final = [s.value for s in self.lifecycle.final]
+        self.sorts = self._sorts()
 
     # --- finding ---------------------------------------------------------------------------
     #
@@ -461,38 +471,129 @@ class Workflow:
             extra = await also(uow, loaded.item) if also is not None else None
         return ItemPage(view, history, self.lifecycle.diagram(loaded.item.state), choices, extra)
 
-    async def list(self, svc: Services, *, user: User, state: str | None = None, limit: int = 50,
-                   before: int | None = None) -> list:
-        """The items the caller may see, newest first; `before`: those older than that id (the
-        next page starts below the last id of this one: a keyset, not an offset, so a page
-        costs the same however deep, and an item created meanwhile shifts nothing). One query:
-        the page of ids, joined to the items with their open tasks and what their actions need."""
+    # --- lists -----------------------------------------------------------------------------
+    #
+    # A list's statements are kept per shape too (which filters are given, the order, the
+    # cursor; `ListQuery.shape`), the values as parameters.
+
+    def _sorts(self) -> dict[str, Sort]:
         m = self.model
-        params = {"limit": limit, **_viewer_params(user)}
-        if state is not None:
-            try:
-                params["state"] = self.lifecycle.states(state).value
-            except ValueError:
-                raise InvalidInput.one("state", "must be one of "
-                                       + ", ".join(s.value for s in self.lifecycle.states)) from None
-        if before is not None:
-            params["before"] = before
+        title = getattr(m, self.title_columns[0])
+        return {s.name: s for s in (
+            Sort("created", lambda: m.id, by_id=True, description="when the item was created (its id)"),
+            Sort("updated", lambda: m.updated_at, description="its last change"),
+            Sort("submitted", lambda: m.submitted_at, nullable=True, description="when it was submitted"),
+            Sort("due", lambda: listing.next_due(m, self.kind, self._final), nullable=True,
+                 description="when its soonest open task is due"),
+            Sort("reference", lambda: m.reference),
+            Sort(self.title_sort, lambda: title),
+            Sort("member_state", lambda: m.member_state),
+            Sort("state", lambda: m.state),
+        )}
+
+    def list_query(self, svc: Services, params: Mapping[str, str], *, limit: int = 50) -> ListQuery:
+        """The list an address asks for: filter (state, member_state, the lifecycle's own
+        filters, overdue, submitted_from, submitted_to), search (q), order (sort) and page
+        (limit, before, after), or InvalidInput naming each parameter that cannot be read.
+        A filter of another lifecycle (a thematic area, asked of secondments) is refused as such."""
+        own = {f.name for f in self.list_filters}
+        elsewhere: dict[str, str] = {}
+        for wf in svc.workflows.values():
+            for f in wf.list_filters:
+                if f.name not in own:
+                    elsewhere.setdefault(f.name, wf.path)
+        return listing.read(params, states=[s.value for s in self.lifecycle.states],
+                            member_codes=self.member_codes() if self.member_codes else None, own=self.list_filters,
+                            sorts=list(self.sorts), elsewhere=elsewhere, items=self.path, limit=limit)
+
+    def _where(self, query: ListQuery, role: str, *, paged: bool = True) -> list:
+        m = self.model
+        return [self._visible_to_role(role), *listing.conditions(
+            m, query, kind=self.kind, final=self._final, own={f.name: f for f in self.list_filters},
+            search=[m.reference, *(getattr(m, c) for c in self.title_columns)], paged=paged)]
+
+    async def listing(self, svc: Services, *, user: User, query: ListQuery) -> Listing:
+        """One page of the items the caller may see that match `query`, in its order, and the
+        address of the next page (by keyset: `after` the last item, or in the default order
+        `before` it, as ever). One query: the page of ids (each with its place), joined to the
+        items with their open tasks and what their actions need."""
+        m, sort = self.model, self.sorts[query.sort]
 
         def build():
-            page = select(m.id).where(self._visible_to_role(user.role))
-            if state is not None:
-                page = page.where(m.state == sa.bindparam("state", type_=m.state.type))
-            if before is not None:
-                page = page.where(m.id < sa.bindparam("before", type_=sa.Integer))
-            page = page.order_by(m.id.desc()).limit(sa.bindparam("limit", type_=sa.Integer)).subquery("page")
-            return self._plain_query(page)
+            order = listing.ordering(m, sort, query.descending)
+            page = sa.select(m.id, sa.func.row_number().over(order_by=order).label("at")).where(
+                *self._where(query, user.role))
+            if query.after is not None:
+                cursor, follows = listing.after_clause(m, sort, query.descending, self._visible_to_role(user.role))
+                page = page.join(cursor, sa.true()).where(follows)
+            page = page.order_by(*order).limit(sa.bindparam("limit", type_=sa.Integer)).subquery("page")
+            q, parts = self._plain_query(page)
+            return q.order_by(page.c.at), parts  # each item's rows together, the items in the page's order
 
-        q, parts = self._statement(("list", user.role, state is not None, before is not None), build)
+        q, parts = self._statement(("list", user.role, query.shape()), build)
         async with svc.uow(write=False) as uow:
+            params = {**query.values(svc.timezone, uow.now), **_viewer_params(user)}
             rows = (await uow.session.exec(q, params=params)).all()
-            loaded = sorted(self._collect_plain(rows, parts), key=lambda x: x.item.id, reverse=True)
+            loaded = self._collect_plain(rows, parts)
             names = await tasks.assignee_names(uow, [t for x in loaded for t in x.tasks], user)
-            return [self.present(svc, x, user, names, uow.now) for x in loaded]
+            found = [self.present(svc, x, user, names, uow.now) for x in loaded]
+        nxt = None
+        if len(found) == query.limit:  # there may be more
+            last = str(found[-1].id)
+            nxt = {"before": last} if query.by_default_order and query.after is None else {"after": last}
+        return Listing(found, nxt, query)
+
+    async def list(self, svc: Services, *, user: User, state: str | None = None, limit: int = 50,
+                   before: int | None = None) -> list:
+        """The items the caller may see, newest first (of one state); `before`: those older than
+        that id. `listing` with a filter of the state only."""
+        if state is not None and state not in {s.value for s in self.lifecycle.states}:
+            raise InvalidInput.one("state", "must be one of " + ", ".join(s.value for s in self.lifecycle.states))
+        return (await self.listing(svc, user=user, query=ListQuery(state=state, limit=limit, before=before))).items
+
+    async def count(self, svc: Services, *, user: User, query: ListQuery) -> int:
+        """How many items the caller may see match `query`'s filter and search (every page)."""
+        def build():
+            return sa.select(sa.func.count()).select_from(self.model).where(*self._where(query, user.role, paged=False))
+
+        q = self._statement(("count", user.role, query.shape(paged=False)), build)
+        async with svc.uow(write=False) as uow:
+            params = {**query.values(svc.timezone, uow.now), **_viewer_params(user)}
+            return (await uow.session.exec(q, params=params)).one()[0]
+
+    def export_table_columns(self) -> list[Column]:
+        return [*self.export_columns, Column("next_due", "Next task due", "moment"), Column("overdue", "Overdue")]
+
+    async def export(self, svc: Services, *, user: User, query: ListQuery, format: str) -> Export:
+        """Every item the caller may see that matches `query`'s filter and search, in its
+        order (not a page of them: `limit`, `before` and `after` do not apply), as a CSV or XLSX
+        file of `export_columns`, the soonest open task's due moment and whether it is overdue
+        as of now; moments in the RSO's time. The same visibility as the list, from one plain
+        query of those columns (no item is presented: 10,000 rows are a fraction of a second).
+        More than `listing.EXPORT_MAX` items: InvalidInput (narrow the filter)."""
+        if format not in listing.FORMATS:
+            raise InvalidInput.one("format", "must be one of json, " + ", ".join(listing.FORMATS))
+        m, sort = self.model, self.sorts[query.sort]
+
+        def build():
+            table = m.__table__
+            return (sa.select(*(table.c[c.key] for c in self.export_columns),
+                              listing.next_due(m, self.kind, self._final).label("next_due"))
+                    .where(*self._where(query, user.role, paged=False))
+                    .order_by(*listing.ordering(m, sort, query.descending))
+                    .limit(sa.bindparam("limit", type_=sa.Integer)))
+
+        q = self._statement(("export", user.role, query.shape(paged=False)), build)
+        async with svc.uow(write=False) as uow:
+            now = uow.now
+            params = {**query.values(svc.timezone, now), "limit": listing.EXPORT_MAX + 1, **_viewer_params(user)}
+            rows = (await uow.session.exec(q, params=params)).all()
+        if len(rows) > listing.EXPORT_MAX:
+            raise listing.too_many()
+        rows_out = ((*r, "yes" if r[-1] is not None and r[-1] < now else "no") for r in rows)
+        table = listing.table_of(self.path, self.path.capitalize(), self.export_table_columns(), rows_out,
+                                 svc.timezone)
+        return await listing.render(table, format, f"{self.path}-{svc.calendar.today(now).isoformat()}")
 
     async def history(self, svc: Services, *, user: User, id_or_ref: str | int) -> list[HistoryPublic]:
         """Every event of an item the caller may see, oldest first."""

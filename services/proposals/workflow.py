@@ -9,24 +9,28 @@ from __future__ import annotations
 
 from functools import cache
 
+import sqlalchemy as sa
 from sqlalchemy import and_, bindparam, exists
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from services.config.calendar import add_months
+from services.config.reference_data import member_codes
 from services.engine.errors import InvalidInput
 from services.engine.events import DomainEvent, EventName
 from services.engine.models import HistoryEvent, User
 from services.engine.people import is_staff, normalise_email
 from services.engine.schemas import CommentArgs, SubmitArgs
 from services.engine.tasks import Task, TaskKind, TaskStatus, close_tasks, due_in, is_for, open_task
+from services.engine.listing import Filter
 from services.engine.workflow import Choice, ExtraJoin, Loaded, Step, Workflow, no_effect
 from services.infra.db import json_rows, parse_moment
+from services.infra.tables import Column
 from services.infra.uow import UnitOfWork
 from services.proposals.models import ConsultationResponse, Proposal, ReviewVote
 from services.proposals.schemas import (
-    Budget, GiveGuidanceArgs, OpenConsultationArgs, ProposalCreate, ProposalPublic, ProposalUpdate, ResponsePublic,
-    ResubmitArgs, RespondArgs, ReviewArgs, ReviewPublic, end_before_start,
+    Budget, EngagementType, GiveGuidanceArgs, OpenConsultationArgs, ProposalCreate, ProposalPublic, ProposalUpdate, ResponsePublic,
+    ResubmitArgs, RespondArgs, ReviewArgs, ReviewPublic, Scope, ThematicArea, end_before_start,
 )
 from services.proposals.timers import TIMERS
 from services.proposals.wording import WORDING
@@ -294,10 +298,39 @@ async def _choices(uow: UnitOfWork, loaded: Loaded, user: User, action: str) -> 
     return {"stakeholders": [(u.email, f"{u.name} ({u.organisation})" if u.organisation else u.name) for u in found]}
 
 
+# --- lists ----------------------------------------------------------------------------------
+
+def _has_area(m, value):
+    # The areas are a JSON list of fixed words; each, quoted, is found in the list's text on
+    # both databases alike (no word of the list is a part of another).
+    return sa.cast(m.thematic_areas, sa.Text).like(sa.literal('%"') + value + sa.literal('"%'))
+
+
+LIST_FILTERS = (
+    Filter("thematic_area", tuple(a.value for a in ThematicArea), _has_area,
+           "proposals with this thematic area among theirs"),
+    Filter("engagement_type", tuple(e.value for e in EngagementType), lambda m, v: m.engagement_type == v,
+           "proposals of this type of engagement"),
+    Filter("scope", tuple(s.value for s in Scope), lambda m, v: m.scope == v, "proposals of this scope"),
+)
+
+EXPORT_COLUMNS = (
+    Column("reference", "Reference"), Column("title", "Title", wide=True), Column("member_state", "Member state"),
+    Column("state", "State"), Column("round", "Round", "int"), Column("engagement_type", "Engagement type"),
+    Column("scope", "Scope"), Column("thematic_areas", "Thematic areas"),
+    Column("partner_member_states", "Partner member states"), Column("budget_amount", "Budget"),
+    Column("budget_currency", "Currency"), Column("proposed_start", "Proposed start", "date"),
+    Column("proposed_end", "Proposed end", "date"), Column("created_at", "Created", "moment"),
+    Column("submitted_at", "Submitted", "moment"), Column("updated_at", "Last change", "moment"),
+    Column("closed_at", "Closed", "moment"),
+)
+
+
 PROPOSALS = Workflow(
     kind=ITEM, path="proposals", prefix=PREFIX, model=Proposal, lifecycle=LIFECYCLE,
     create_schema=ProposalCreate, update_schema=ProposalUpdate, public_schema=ProposalPublic, arguments=ARGUMENTS,
     effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter, title=lambda p: p.title,
     wording=WORDING, timers=TIMERS, extra=VOTES, visible=_visible, redact=_redact,
     staff_details=_staff_details, staff_columns=_staff_columns, choices=_choices,
+    list_filters=LIST_FILTERS, member_codes=member_codes, export_columns=EXPORT_COLUMNS,
 )

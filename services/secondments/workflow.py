@@ -9,12 +9,14 @@ from sqlalchemy import and_
 from sqlalchemy.orm import aliased
 
 from services.config.calendar import add_months
+from services.config.reference_data import member_codes
 from services.engine.errors import InvalidInput, NotFound
 from services.engine.events import DomainEvent, EventName
 from services.engine.models import User
 from services.engine.schemas import CommentArgs, SubmitArgs
 from services.engine.tasks import TaskKind, TaskStatus, close_tasks, due_in, open_task
 from services.engine.workflow import ExtraJoin, Loaded, Step, Workflow, no_effect
+from services.infra.tables import Column
 from services.infra.uow import UnitOfWork
 from services.secondments.models import ChecklistEntry, Secondment
 from services.secondments.schemas import (
@@ -329,9 +331,22 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
         _milestone(uow, s, MILESTONE_OF_STATE[state], comment=comment, automatic=step.user is None)
 
 
+EXPORT_COLUMNS = (
+    Column("reference", "Reference"), Column("nominee_full_name", "Nominee"),
+    Column("nominee_position", "Position"), Column("nominee_agency", "Agency"),
+    Column("proposed_role", "Proposed role", wide=True), Column("member_state", "Member state"),
+    Column("state", "State"), Column("round", "Round", "int"), Column("proposal_reference", "Proposal"),
+    Column("start_date", "Start", "date"), Column("end_date", "End", "date"),
+    Column("funding_salary", "Salary paid by"), Column("funding_allowances", "Allowances paid by"),
+    Column("created_at", "Created", "moment"), Column("submitted_at", "Submitted", "moment"),
+    Column("updated_at", "Last change", "moment"), Column("closed_at", "Closed", "moment"),
+)
+
+
 SECONDMENTS = Workflow(
     kind=ITEM, path="secondments", prefix=PREFIX, model=Secondment, lifecycle=LIFECYCLE,
     create_schema=SecondmentCreate, update_schema=SecondmentUpdate, public_schema=SecondmentPublic,
     arguments=ARGUMENTS, effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter,
     title=_title, title_columns=("nominee_full_name", "proposed_role"), wording=WORDING, timers=TIMERS, extra=CHECKLIST,
+    member_codes=member_codes, title_sort="nominee", export_columns=EXPORT_COLUMNS,
 )
