@@ -3,7 +3,7 @@ builds them for the lifecycles the service serves."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from datetime import timedelta
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from rso.api import errors
 from rso.api.deps import CurrentUser, JsonBody, ServicesDep, SettingUpUser
+from rso.exports import export_response
 from rso.security import issue_token
 from rso.uploads import attach_upload, document_response
 from services import conversation, mail
@@ -21,7 +22,9 @@ from services.accounts import second_factor, sessions, signin, users
 from services.engine import workflow
 from services.engine.items import parse
 from services.engine.schemas import HistoryPublic, Strict, TaskPublic
+from services.engine.listing import EXPORT_MAX, PAGE_MAX, SEARCH_MAX
 from services.engine.workflow import MAX_ID, Workflow
+from services.infra.tables import XLSX_TYPE
 from states.conversation import DocumentKind, Visibility
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the version you last saw; 409 if it is not current")]
@@ -181,6 +184,59 @@ class MermaidResponse(PlainTextResponse):
     media_type = "text/vnd.mermaid"
 
 
+_LIST_RESPONSES = {200: {
+    "description": "A page of the list (JSON), or with `format` the whole filtered list as a file",
+    "headers": {"Link": {"description": 'the next page, when there may be one: `<…>; rel="next"`',
+                         "schema": {"type": "string"}},
+                "Content-Disposition": {"description": "with `format`: `attachment; filename=\"proposals-2026-12-05.csv\"`",
+                                        "schema": {"type": "string"}}},
+    "content": {"text/csv": {"schema": {"type": "string"}},
+                XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def _list_parameters(wf: Workflow) -> list[dict]:
+    """The list's query parameters, as `Workflow.list_query` reads them (the service checks
+    them all, so that the API and the pages refuse the same things in the same words)."""
+    def param(name: str, description: str, **schema) -> dict:
+        return {"name": name, "in": "query", "required": False, "description": description,
+                "schema": schema or {"type": "string"}}
+
+    sorts = [f"{way}{name}" for name in wf.sorts for way in ("", "-")]
+    return [
+        param("q", f"search: a part of the reference or of the {wf.title_sort} (any case; at most {SEARCH_MAX} characters)",
+              type="string", maxLength=SEARCH_MAX),
+        param("state", "only items in this state", type="string", enum=[s.value for s in wf.lifecycle.states]),
+        param("member_state", "only items of this member state (its code)", type="string",
+              **({"enum": sorted(wf.member_codes())} if wf.member_codes else {})),
+        *(param(f.name, f.description or f"only items with this {f.name.replace('_', ' ')}", type="string",
+                enum=list(f.values)) for f in wf.list_filters),
+        param("overdue", "true: only items with an open task past its due moment; false: only items without one",
+              type="boolean"),
+        param("submitted_from", "only items submitted on this day or later (YYYY-MM-DD, in the RSO's time zone)",
+              type="string", format="date"),
+        param("submitted_to", "only items submitted on this day or earlier (YYYY-MM-DD, in the RSO's time zone); "
+              "a range that ends before it starts matches nothing", type="string", format="date"),
+        param("sort", "the order: " + "; ".join(f"{s.name}: {s.description or 'its ' + s.name.replace('_', ' ')}"
+                                                for s in wf.sorts.values())
+              + ". Ascending, or descending after a '-'; an empty value sorts last either way. Default: -created "
+                "(newest first)", type="string", enum=sorts),
+        param("limit", f"items in a page (default 50; at most {PAGE_MAX})", type="integer", minimum=1,
+              maximum=PAGE_MAX),
+        param("before", "only items older than this id: in the default order, the id of the last item of the "
+              "previous page", type="integer", minimum=1, maximum=MAX_ID),
+        param("after", "the items that follow this one in the order chosen: the id of the last item of the previous "
+              "page (the Link header gives the next page's address); an id not in your list gives an empty page",
+              type="integer", minimum=1, maximum=MAX_ID),
+    ]
+
+
+def _list_description(wf: Workflow) -> str:
+    return (f"The {wf.path} you may see that match the filter, in the order asked, a page at a time (the "
+            f"`Link` header names the next page). The whole filter is in the address, so it can be kept and "
+            f"shared. With `format=csv` or `format=xlsx`, every item that matches (up to {EXPORT_MAX:,}), as a "
+            "file, with the same visibility as the list. A value that cannot be read is a 422 naming the parameter.")
+
+
 def _item_routes(router: APIRouter, wf: Workflow) -> list:
     """The routes of one lifecycle's collection, all of the same shape: create (with
     Idempotency-Key), list, get by id or reference, edit a draft, history, diagram, and one
@@ -197,14 +253,17 @@ def _item_routes(router: APIRouter, wf: Workflow) -> list:
         return _etag(response, item)
 
     async def list_(request: Request, response: Response, svc: ServicesDep, user: CurrentUser,
-                    state: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description=(
-                        "only items older than this id: the id of the last item of the previous page"))] = None):
-        found = await wf.list(svc, user=user, state=state, limit=limit, before=before)
-        if len(found) == limit:  # there may be more: where the next page starts (RFC 8288)
-            nxt = request.url.include_query_params(before=found[-1].id)
+                    format: Annotated[Literal["json", "csv", "xlsx"], Query(description=(
+                        "json: a page of the list; csv or xlsx: the whole filtered list as a file "
+                        "(the filter, search and order apply; limit, before and after do not)"))] = "json"):
+        query = wf.list_query(svc, request.query_params)
+        if format != "json":
+            return export_response(await wf.export(svc, user=user, query=query, format=format))
+        found = await wf.listing(svc, user=user, query=query)
+        if found.next:  # there may be more: where the next page starts (RFC 8288)
+            nxt = request.url.remove_query_params(["before", "after"]).include_query_params(**found.next)
             response.headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
-        return found
+        return found.items
 
     async def get(response: Response, svc: ServicesDep, user: CurrentUser, id_or_ref: str):
         return _etag(response, await wf.get(svc, user=user, id_or_ref=id_or_ref))
@@ -228,7 +287,9 @@ def _item_routes(router: APIRouter, wf: Workflow) -> list:
     router.add_api_route(path, create, methods=["POST"], status_code=201, response_model=public, tags=[tag],
                          summary=f"A member state drafts a {noun}", openapi_extra=body(wf.create_schema))
     router.add_api_route(path, list_, methods=["GET"], response_model=list[public], tags=[tag],
-                         summary=f"The {wf.path} you may see, newest first")
+                         summary=f"The {wf.path} you may see: filtered, searched, sorted, paged, or exported",
+                         description=_list_description(wf), responses=_LIST_RESPONSES,
+                         openapi_extra={"parameters": _list_parameters(wf)})
     router.add_api_route(f"{path}/{{id_or_ref}}", get, methods=["GET"], response_model=public, tags=[tag],
                          summary=f"One {noun}, by id or reference ({reference_example})")
     router.add_api_route(f"{path}/{{id_or_ref}}", update, methods=["PATCH"], response_model=public, tags=[tag],
