@@ -8,7 +8,7 @@ import re
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from typing import Annotated
 
@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 import segno
 
+from rso.exports import export_response
 from rso.uploads import NoFile, attach_upload, document_response
 from rso.web import forms
 from rso.web.session import (PENDING, CsrfError, SetUpSecondFactor, SignInRequired, check_csrf, csrf_token,
@@ -37,6 +38,7 @@ from services.engine.errors import (ActionNotAvailable, InvalidInput, NotAuthent
                                     SecondFactorRequired, TooLarge, TooManyAttempts, UnsupportedType,
                                     VersionConflict)
 from services.engine.models import User
+from services.engine.listing import DEFAULT_SORT, Listing, ListQuery
 from services.engine.workflow import MAX_ID, Workflow
 from states.common import Role
 from states.conversation import DocumentKind
@@ -373,6 +375,58 @@ def _member_options() -> dict[str, list[tuple[str, str]]]:
         members().items(), key=lambda kv: kv[1]["name"])]}
 
 
+LIST_PAGE = 50  # items on one page of a list
+# The orders a list's page offers, in this order (the title's own order by its name, for
+# each lifecycle); another one asked for in the address is offered as well.
+LIST_SORTS = ("-created", "created", "-updated", "-submitted", "submitted", "due", "reference", "{title}",
+              "member_state", "state")
+
+
+def _sort_label(wf: Workflow, sort: str) -> str:
+    name = sort.lstrip("-")
+    found = t(f"sort.{sort}")
+    if found != f"sort.{sort}":
+        return found
+    words = t(f"sort.{name}") if t(f"sort.{name}") != f"sort.{name}" else name.replace("_", " ").capitalize()
+    return t("sort.descending", order=words) if sort.startswith("-") else words
+
+
+def _list_controls(wf: Workflow, user: User, sort: str) -> dict:
+    """What the filter form offers: each select's options, as (value, words)."""
+    sorts = [s.format(title=wf.title_sort) for s in LIST_SORTS]
+    if sort not in sorts and sort.lstrip("-") in wf.sorts:
+        sorts.append(sort)
+    member_states = None if user.role == Role.MEMBER_STATE else _member_options()["partner_member_states"]
+    return {
+        "state": [(s.value, label("state", s.value)) for s in wf.lifecycle.states],
+        "member_state": member_states,
+        "own": [(f.name, [(v, label("choice", v)) for v in f.values]) for f in wf.list_filters],
+        "overdue": [("true", t("filter.overdue_only")), ("false", t("filter.not_overdue"))],
+        "sort": [(s, _sort_label(wf, s)) for s in sorts],
+        # The fields the form shows (a problem with any other is told above the buttons).
+        "fields": {"q", "state", "overdue", "submitted_from", "submitted_to", "sort",
+                   *(["member_state"] if member_states else []), *(f.name for f in wf.list_filters)},
+    }
+
+
+def _list_values(query: ListQuery) -> dict[str, str]:
+    """The form's values: the filter as read (a member code in capitals, a day as YYYY-MM-DD)."""
+    return {**dict(query.address()), "sort": query.sort_param}
+
+
+def _list_links(base: str, found: Listing) -> dict[str, str]:
+    """The page's links, each keeping the filter: the next page, the first, the exports."""
+    query = found.query
+    kept = query.address() + ([("limit", str(query.limit))] if query.limit != LIST_PAGE else [])
+    links = {"csv": f"{base}?{urlencode([*query.address(), ('format', 'csv')])}",
+             "xlsx": f"{base}?{urlencode([*query.address(), ('format', 'xlsx')])}"}
+    if found.next:
+        links["next"] = f"{base}?{urlencode([*kept, *found.next.items()])}"
+    if query.after is not None or query.before is not None:
+        links["first"] = f"{base}?{urlencode(kept)}" if kept else base
+    return links
+
+
 # Actions that end an item for good: folded, marked as destructive, taken only once confirmed.
 FINAL_ACTIONS = frozenset({"withdraw", "terminate"})
 
@@ -384,9 +438,23 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
         return forms.fields(wf.create_schema, options=_member_options())
 
     async def list_page(request: Request):
+        """The list with its filter in the address (a GET form): a page of it, or with
+        `format` (csv, xlsx) the whole filtered list as a file, as the API gives them."""
         user = await require_user(request)
-        items = await wf.list(_svc(request), user=user, limit=200)
-        return page(request, "list.html", user=user, wf=wf, items=items, title=t(f"list.{wf.path}"))
+        svc, params = _svc(request), request.query_params
+        try:
+            query = wf.list_query(svc, params, limit=LIST_PAGE)
+            if params.get("format"):
+                return export_response(await wf.export(svc, user=user, query=query, format=params["format"]))
+        except InvalidInput as exc:
+            return page(request, "list.html", user=user, status=422, wf=wf, title=t(f"list.{wf.path}"),
+                        listing=None, total=None, values=dict(params), errors=_by_field(exc.errors),
+                        controls=_list_controls(wf, user, params.get("sort") or DEFAULT_SORT), links={})
+        found = await wf.listing(svc, user=user, query=query)
+        total = await wf.count(svc, user=user, query=query)
+        return page(request, "list.html", user=user, wf=wf, title=t(f"list.{wf.path}"), listing=found, total=total,
+                    values=_list_values(query), errors={}, controls=_list_controls(wf, user, query.sort_param),
+                    links=_list_links(base, found))
 
     async def new_form(request: Request):
         user = await require_user(request)

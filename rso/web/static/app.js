@@ -22,3 +22,20 @@ for (const set of document.querySelectorAll("fieldset.choices.many")) {
   };
   set.addEventListener("change", update);
 }
+// A list's filter form sends only what is chosen, so that the address it makes is short enough
+// to read and share (an empty field and the default order say nothing). Without script, the
+// long address works the same.
+for (const form of document.querySelectorAll("form.filters")) {
+  // The filters fold away on a phone (the list comes first); wider, they are all in view.
+  const more = form.querySelector("details.more-filters");
+  if (more && window.matchMedia("(min-width: 641px)").matches) more.open = true;
+  form.addEventListener("submit", () => {
+    for (const el of form.querySelectorAll("input[name], select[name]")) {
+      if (!el.value.trim() || (el.name === "sort" && el.value === el.dataset.default)) el.disabled = true;
+    }
+  });
+  // Back to this page from the next (the browser's page cache): every field usable again.
+  window.addEventListener("pageshow", () => {
+    for (const el of form.querySelectorAll("[disabled]")) el.disabled = false;
+  });
+}
