@@ -316,11 +316,11 @@ LIST_FILTERS = (
 
 EXPORT_COLUMNS = (
     Column("reference", "Reference"), Column("title", "Title", wide=True), Column("member_state", "Member state"),
-    Column("state", "State"), Column("round", "Round", "int"), Column("engagement_type", "Engagement type"),
+    Column("state", "State"), Column("engagement_type", "Engagement type"),
     Column("scope", "Scope"), Column("thematic_areas", "Thematic areas"),
     Column("partner_member_states", "Partner member states"), Column("budget_amount", "Budget"),
     Column("budget_currency", "Currency"), Column("proposed_start", "Proposed start", "date"),
-    Column("proposed_end", "Proposed end", "date"), Column("created_at", "Created", "moment"),
+    Column("proposed_end", "Proposed end", "date"),
     Column("submitted_at", "Submitted", "moment"), Column("updated_at", "Last change", "moment"),
     Column("closed_at", "Closed", "moment"),
 )

@@ -335,10 +335,10 @@ EXPORT_COLUMNS = (
     Column("reference", "Reference"), Column("nominee_full_name", "Nominee"),
     Column("nominee_position", "Position"), Column("nominee_agency", "Agency"),
     Column("proposed_role", "Proposed role", wide=True), Column("member_state", "Member state"),
-    Column("state", "State"), Column("round", "Round", "int"), Column("proposal_reference", "Proposal"),
+    Column("state", "State"), Column("proposal_reference", "Proposal"),
     Column("start_date", "Start", "date"), Column("end_date", "End", "date"),
     Column("funding_salary", "Salary paid by"), Column("funding_allowances", "Allowances paid by"),
-    Column("created_at", "Created", "moment"), Column("submitted_at", "Submitted", "moment"),
+    Column("submitted_at", "Submitted", "moment"),
     Column("updated_at", "Last change", "moment"), Column("closed_at", "Closed", "moment"),
 )
 

@@ -333,8 +333,8 @@ def test_the_export_is_exactly_the_filtered_list_in_its_order_as_csv_and_xlsx(ap
     assert r.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert r.headers["content-disposition"] == f'attachment; filename="proposals-{today}.xlsx"'
     sheet = xlsx_rows(r.content)
-    assert [(x["Reference"], x["Title"], x["Member state"], x["State"], x["Round"]) for x in sheet] == [
-        (p["reference"], p["title"], p["member_state"], p["state"], p["round"]) for p in listed]
+    assert [(x["Reference"], x["Title"], x["Member state"], x["State"], x["Scope"]) for x in sheet] == [
+        (p["reference"], p["title"], p["member_state"], p["state"], p["scope"]) for p in listed]
     for row, p in zip(sheet, listed):
         # A sheet has no time zones: the moment as the RSO's clock shows it, a real date-time.
         assert row["Submitted"].replace(microsecond=0) == local(p["submitted_at"]).replace(tzinfo=None)
