@@ -412,3 +412,46 @@ def test_the_pdf_the_spreadsheet_and_the_csv_say_what_the_report_says(world):
     assert sorted(z.namelist()) == sorted(f"rso-monthly-report-2027-04-{n}.csv"
                                           for n in ["summary", *(t["name"] for t in report["tables"])])
     assert get_report(api, "monthly", "2027-04", headers={"Accept": "application/pdf"}).content[:5] == b"%PDF-"
+
+
+def test_a_closed_months_late_steps_do_not_change_when_the_item_moves_on_later(api, clock):
+    clock.now = at(3, 1)
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")  # the two reviews due Monday 15 March
+    clock.now = at(4, 1, 7)  # the moment the March report goes out
+    sent = get_report(api, "monthly", "2027-03").json()
+    assert sent["figures"]["steps_late"] == 2
+    assert rows(sent, "late_steps") == [{"step": "Co-Manager review", "due": 2, "late": 2, "share_late": 1.0}]
+    clock.now = at(4, 5)
+    api._tokens.clear()
+    api.act("tha", ref, "withdraw", comment="Funded elsewhere.")  # the reviews are cancelled now, late
+    again = get_report(api, "monthly", "2027-03").json()
+    assert again["figures"]["steps_late"] == 2 and rows(again, "late_steps") == rows(sent, "late_steps")
+
+
+def test_a_period_not_begun_and_a_table_that_is_not_there_are_refused_by_their_field(api, clock):
+    clock.now = at(4, 9)
+    for path, field, words in (("/reports/monthly/2027-05", "period", "May 2027 has not begun"),
+                               ("/reports/annual/2030", "period", "the latest annual report is 2027"),
+                               ("/reports/monthly/2027-04?format=csv&table=nope", "table", "late_steps"),
+                               ("/reports/monthly/2027-04?format=pdf&table=late_steps", "table", "format=csv")):
+        r = api.get("cm_aus", path)
+        assert r.status_code == 422, (path, r.text)
+        (err,) = r.json()["errors"]
+        assert err["field"] == field and words in err["message"], (path, err)
+    # A member state is refused as such, whatever else is wrong with the address.
+    assert api.get("tha", "/reports/monthly/2027-04?format=docx").status_code == 403
+    assert get_report(api, "monthly", "2027-04").json()["label"] == "April 2027"  # under way: so far
+
+
+def test_text_that_looks_like_a_formula_stays_text_in_the_files(api):
+    from openpyxl import load_workbook
+    title = '=HYPERLINK("http://evil.example","Click")'
+    ref = api.create(title=title)["reference"]
+    api.act("tha", ref, "submit")
+    r = api.get("cm_aus", "/proposals", params={"format": "xlsx"})
+    ws = load_workbook(io.BytesIO(r.content)).active
+    (cell,) = [c for row in ws.iter_rows(min_row=2) for c in row if c.value == title]
+    assert cell.data_type == "s"  # a string, not a formula
+    r = api.get("cm_aus", "/proposals", params={"format": "csv"})
+    assert "'" + title in next(csv.reader([line for line in r.text.splitlines() if ref in line]))

@@ -24,6 +24,8 @@ async def report(request: Request, svc: ServicesDep, user: CurrentUser,
                  table: Annotated[str | None, Query(description="with csv: only this table, e.g. approved_proposals",
                                                     max_length=60)] = None):
     """For RSO staff (co-managers, co-chairs, admins): 403 for others."""
+    reports.require_staff(user)
     fmt = wanted_format(request, format)
+    reports.check_table(fmt, table)
     found = await reports.read(svc, user=user, kind=kind, name=period)
     return await report_response(found, fmt, table=table, calendar=request.app.state.settings.calendar)

@@ -68,7 +68,9 @@ async def report_page(request: Request, kind: str, period: str,
     except InvalidInput as exc:
         return _index(request, user, status=422, problem=exc, kind=kind, period=period)
     if format:
-        return await report_response(report, wanted_format(request, format), table=table,
+        fmt = wanted_format(request, format)
+        reports.check_table(fmt, table)
+        return await report_response(report, fmt, table=table,
                                      calendar=request.app.state.settings.calendar)
     base = f"/reports/{report.period.kind.value}/{report.period.name}"
 
@@ -77,7 +79,7 @@ async def report_page(request: Request, kind: str, period: str,
                       f'{escape(t.title)} as CSV</a>')
     return page(request, "report.html", user=user, title=report.period.title, report=report,
                 body=output.body_html(report, links), base=base,
-                previous=report.period.previous(),
+                previous=report.period.previous() if report.period.first.year > 2000 else None,
                 following=period_starting(report.period.kind, report.period.end)
                 if report.period.end <= svc.calendar.today(svc.clock()) else None)
 

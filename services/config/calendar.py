@@ -76,7 +76,7 @@ class BusinessCalendar:
         if first.toordinal() in self._ranks:
             return
         running = self._year_base(y)
-        for i in range((date(y + 1, 1, 1) - first).days):
+        for i in range((date(y, 12, 31) - first).days + 1):
             d = first + timedelta(days=i)
             running += self.is_business_day(d)
             self._ranks[d.toordinal()] = running
@@ -91,7 +91,7 @@ class BusinessCalendar:
             if n is None:
                 first = date(year, 1, 1)
                 n = self._year_size[year] = sum(self.is_business_day(first + timedelta(days=i))
-                                                for i in range((date(year + 1, 1, 1) - first).days))
+                                                for i in range((date(year, 12, 31) - first).days + 1))
             total += n
         return total * step
 

@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -48,8 +48,15 @@ def _csv_value(value: Any, kind: str) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     if isinstance(value, (list, tuple)):
-        return "; ".join(str(v) for v in value)
+        value = "; ".join(str(v) for v in value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        # A title typed as "=HYPERLINK(...)" must stay text in whatever opens the file
+        # (OWASP's advice on CSV injection: a leading apostrophe).
+        return "'" + value
     return value
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def to_csv(table: Table) -> bytes:
@@ -105,11 +112,20 @@ def to_xlsx(tables: list[Table], *, title: str | None = None) -> bytes:
         plain = not any(formats) and not any(c.wide for c in table.columns)
         for row in table.rows:
             values = [_sheet_value(v, c.kind) for v, c in zip(table.cells(row), table.columns)]
-            if plain:
+            formula = any(isinstance(v, str) and v.startswith("=") for v in values)
+            if plain and not formula:
                 ws.append(values)
                 continue
             cells = []
             for v, fmt, col in zip(values, formats, table.columns):
+                if isinstance(v, str) and v.startswith("="):
+                    # Text, never a formula: openpyxl would store "=..." as one.
+                    cell = WriteOnlyCell(ws, value=v)
+                    cell.data_type = "s"
+                    if col.wide:
+                        cell.alignment = _WRAP
+                    cells.append(cell)
+                    continue
                 if (fmt is None or v is None or isinstance(v, str)) and not col.wide:
                     cells.append(v)
                     continue

@@ -21,8 +21,9 @@ Definitions (the report prints each beside its table):
   two middle ones for an even count); 90th percentile: the nearest rank (the stay at
   position ceil(0.9 × n) in order).
 - LATE STEP: a task due in the period is late when it was done after its due moment, or
-  closed for want of an answer after it, or still open past it at the period's end (or now,
-  for a period not over). Tasks cancelled because their item moved on are not counted.
+  closed for want of an answer (or cancelled) after it, or still open past it at the period's
+  end (or now, for a period not over): so a closed month's figure does not change later. A
+  task cancelled before it was due (its item moved on) is not counted.
 - REMINDERS AND ESCALATIONS: the notices the deadline sweep sent in the period.
 - CONSULTATIONS CLOSED WITHOUT EVERY RESPONSE: a consultation closed in the period (by a
   co-manager or by the sweep) while at least one invited stakeholder had not answered.
@@ -67,6 +68,10 @@ PROPOSAL_STAGES = (ProposalState.CO_MANAGER_REVIEW, ProposalState.REVISION_REQUE
                    ProposalState.STAKEHOLDER_CONSULTATION, ProposalState.CO_CHAIR_GUIDANCE)
 SECONDMENT_STAGES = (SecondmentState.UNDER_REVIEW, SecondmentState.INFO_REQUESTED, SecondmentState.ARRANGING,
                      SecondmentState.PRE_DEPLOYMENT, SecondmentState.ACTIVE, SecondmentState.CONCLUDING)
+# The report's tables, in order (the summary first): their names in files and addresses.
+TABLES = ("summary", "proposals_by_member_state", "proposals_by_thematic_area", "proposals_by_engagement_type",
+          "proposals_by_scope", "approved_proposals", "time_per_stage", "late_steps", "reminders_and_escalations",
+          "secondments_by_member_state")
 STAGES = tuple(sorted({s.value for s in (*PROPOSAL_STAGES, *SECONDMENT_STAGES)}))
 
 WORDS = {
@@ -356,18 +361,21 @@ def _assemble(period, issued_at, cal, tz, until, events, stays, proposals, open_
     # Late steps.
     due, late = Counter(), Counter()
     for kind, status, due_at, closed_at in tasks:
-        if status == TaskStatus.CANCELLED:
-            continue
+        if status == TaskStatus.CANCELLED and closed_at <= due_at:
+            continue  # its item moved on before it was due: nobody was late
         due[kind] += 1
-        if (closed_at is not None and closed_at > due_at) or (status == TaskStatus.OPEN and due_at < until):
+        # Done (or closed for want of an answer, or cancelled) after it was due, or still open
+        # past it: a closed month's figure stays as it was at the month's end.
+        if (closed_at is not None and closed_at > due_at) or (closed_at is None and due_at < until):
             late[kind] += 1
     late_rows = [{"step": words(k), "due": due[k], "late": late[k], "share_late": late[k] / due[k]}
                  for k in sorted(due, key=lambda k: (-late[k], -late[k] / due[k], words(k)))]
     tables.append(Table("late_steps", "Steps that ran late", [
         Column("step", "Step"), Column("due", "Due in the period", "int"), Column("late", "Late", "int"),
         Column("share_late", "Share late", "percent")], late_rows,
-        "Tasks due in the period; late: done (or closed for want of an answer) after the due date, or still open "
-        "past it at the period's end. Tasks cancelled because the item moved on are not counted. Most often late first."))
+        "Tasks due in the period; late: done (or closed for want of an answer, or cancelled) after the due date, or "
+        "still open past it at the period's end. Tasks cancelled before they were due (the item moved on) are not "
+        "counted. Most often late first."))
 
     # Reminders and escalations.
     sent: dict[str, Counter] = defaultdict(Counter)
@@ -455,4 +463,6 @@ def _assemble(period, issued_at, cal, tz, until, events, stays, proposals, open_
     summary = Table("summary", "At a glance", [Column("figure", "Figure"), Column("value", "Value", "general")],
                     [{"key": k, "figure": label, "value": v} for k, label, v in figures],
                     "The period's headline figures; each is defined beside its table below.")
-    return Report(period, issued_at, summary, tables)
+    report = Report(period, issued_at, summary, tables)
+    assert tuple(t.name for t in report.all_tables()) == TABLES
+    return report

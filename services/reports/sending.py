@@ -64,6 +64,9 @@ async def send_report(svc: Services, settings: MailSettings, kind: ReportKind | 
         t = OutboxMessage.__table__
         done = set((await uow.session.exec(sa.select(t.c.event_key).where(t.c.event_key.in_(list(keys))))).scalars())
     result.recipients, result.already = len(people), len(done)
+    if not people:
+        log.warning("%s: nobody to send it to (no active %s)", period.title,
+                    " or ".join(r.value for r in AUDIENCE[kind]))
     waiting = [u for k, u in keys.items() if k not in done]
     if not waiting:
         return result
