@@ -12,7 +12,6 @@ import pytest
 
 from tests.conftest import BANGKOK, ROSTER
 
-pytestmark = pytest.mark.dates  # the days submitted on, and what is overdue, follow the test day
 
 
 def base_day(api) -> date:
@@ -71,6 +70,7 @@ def seeded(api):
     return dict(A=a, B=b, C=c, D=d, E=e)
 
 
+@pytest.mark.dates  # the days submitted on, and what is overdue, follow the test day
 def test_each_filter_narrows_the_list_to_what_it_names(api, seeded):
     s = seeded
 
@@ -110,6 +110,7 @@ def test_search_finds_a_part_of_the_reference_or_the_title_in_any_case(api, seed
     assert search("draft", who="phl") == [s["E"]]
 
 
+@pytest.mark.dates  # the days submitted on, and what is overdue, follow the test day
 def test_submitted_between_counts_whole_days_in_the_rsos_time_zone(api, seeded):
     s = seeded
     day = base_day(api)
@@ -129,6 +130,7 @@ def test_submitted_between_counts_whole_days_in_the_rsos_time_zone(api, seeded):
     assert refs(api.get("tha", "/proposals", params={"submitted_to": day.isoformat()})) == [s["C"], s["A"]]
 
 
+@pytest.mark.dates  # the days submitted on, and what is overdue, follow the test day
 def test_overdue_means_an_open_task_past_its_due_moment_by_the_service_clock(api, seeded):
     s = seeded
     assert refs(api.get("cm_aus", "/proposals", params={"overdue": "true"})) == []
@@ -303,6 +305,7 @@ def local(moment: str | None) -> datetime | None:
     return datetime.fromisoformat(moment).astimezone(BANGKOK).replace(microsecond=0) if moment else None
 
 
+@pytest.mark.dates  # the days submitted on, and what is overdue, follow the test day
 def test_the_export_is_exactly_the_filtered_list_in_its_order_as_csv_and_xlsx(api, seeded):
     at(api, 0, 15)
     for n in range(3):  # more than a page of the list, which the export does not stop at
