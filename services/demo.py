@@ -183,9 +183,10 @@ SECONDMENTS_DEMO = [
 
 @contextmanager
 def _clock_at(svc: Services, day: date):
-    """Act as on `day` (09:00 in Bangkok): how the demo gives old secondments a past."""
+    """Act as on `day` (09:00 in Bangkok, or now if that is later than now: a demo loaded at
+    02:00 must not show 09:00 today): how the demo gives old secondments a past."""
     real = svc.clock
-    when = datetime.combine(day, time(9, 0), tzinfo=svc.timezone).astimezone(UTC)
+    when = min(datetime.combine(day, time(9, 0), tzinfo=svc.timezone).astimezone(UTC), real())
     svc.clock = lambda: when
     try:
         yield

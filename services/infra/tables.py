@@ -24,7 +24,7 @@ CSV_TYPE = "text/csv; charset=utf-8"
 class Column:
     key: str
     title: str
-    kind: str = "text"  # text, int, number (one decimal), percent (0..1), date, moment
+    kind: str = "text"  # text, int, number (one decimal), decimal2 (two), percent (0..1), date, moment
     wide: bool = False  # a long text (wraps in the sheet)
 
 
@@ -69,7 +69,7 @@ def to_csv(table: Table) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-_NUMBER_FORMATS = {"int": "#,##0", "number": "#,##0.0", "percent": "0%", "date": "d mmm yyyy",
+_NUMBER_FORMATS = {"int": "#,##0", "number": "#,##0.0", "decimal2": "#,##0.00", "percent": "0%", "date": "d mmm yyyy",
                    "moment": "d mmm yyyy hh:mm"}
 _BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
 _BOLD = Font(bold=True)

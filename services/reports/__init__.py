@@ -10,7 +10,7 @@ from services.engine.people import is_staff
 from services.infra.uow import Services
 from services.reports import figures
 from services.reports.figures import Report
-from services.reports.periods import BadPeriod, Period, ReportKind, parse_period, period_of
+from services.reports.periods import NOUN, BadPeriod, Period, ReportKind, parse_period, period_of
 
 __all__ = ["FORMATS", "Report", "ReportKind", "Period", "period", "read", "may_read"]
 
@@ -54,6 +54,6 @@ async def read(svc: Services, *, user: User | None, kind: str, name: str) -> Rep
     p = period(kind, name)
     today = svc.calendar.today(svc.clock())
     if p.first > today:
-        raise InvalidInput.one("period", f"{p.label} has not begun: the latest {p.kind.value} report is "
+        raise InvalidInput.one("period", f"{p.label} has not begun: the latest {NOUN[p.kind]} report is "
                                          f"{period_of(p.kind, today).name}")
     return await figures.compute(svc, p)

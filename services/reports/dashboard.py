@@ -72,17 +72,15 @@ async def _per_month(session, bounds: list[datetime]) -> list[dict[str, int]]:
         "proposals_received": sa.and_(proposal, h.c.action == "submit"),
         "proposals_decided": sa.and_(proposal, changed, h.c.to_state.in_([s.value for s in PROPOSAL_FINAL])),
         "nominations_received": sa.and_(secondment, h.c.action == "submit"),
-        # accepted (under review -> arranging), declined, or withdrawn after submission
-        "nominations_decided": sa.and_(secondment, changed, sa.or_(
-            sa.and_(h.c.action == "decide", h.c.to_state.in_((SecondmentState.ARRANGING.value,
-                                                               SecondmentState.DECLINED.value))),
-            h.c.to_state == SecondmentState.WITHDRAWN.value)),
+        # accepted (under review -> arranging) or declined: the co-managers' decision, as the reports count it
+        "nominations_decided": sa.and_(secondment, changed, h.c.action == "decide",
+                                       h.c.to_state.in_((SecondmentState.ARRANGING.value, SecondmentState.DECLINED.value))),
     }
     q = (sa.select(bucket.label("month"), *(sa.func.sum(sa.case((cond, 1), else_=0)).label(k)
                                             for k, cond in tally.items()))
          .where(h.c.at >= bounds[0], h.c.at < bounds[-1],
                 sa.or_(h.c.action.in_(("submit", "decide")), sa.and_(changed, h.c.to_state.in_(
-                    [s.value for s in PROPOSAL_FINAL] + [SecondmentState.WITHDRAWN.value]))))
+                    [s.value for s in PROPOSAL_FINAL]))))
          .group_by(bucket))
     found = {r.month: r for r in (await session.exec(q)).all()}
     return [{k: int(getattr(found[i], k) or 0) if i in found else 0 for k in _FIGURES}
@@ -149,7 +147,7 @@ async def read(svc: Services, *, user: User) -> Dashboard:
                           "proposals_received", "proposals_decided", "nominations_received", "nominations_decided")}}
                        for m in months],
                       "Received: first submitted in the month. Decided: a proposal's final state entered; a "
-                      "nomination accepted, declined or withdrawn after submission. The last month is so far.")
+                      "nomination accepted or declined. The last month is so far.")
 
     # Median time per stage.
     lengths: dict[tuple[str, str], list[int]] = defaultdict(list)

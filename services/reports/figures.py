@@ -422,7 +422,7 @@ def _assemble(period, issued_at, cal, tz, until, events, stays, proposals, open_
     sec_cols = [Column("received", "Nominations received", "int"), Column("accepted", "Accepted", "int"),
                 Column("declined", "Declined", "int"), Column("withdrawn", "Withdrawn", "int"),
                 Column("started", "Placements started", "int"), Column("active", "Active", "int"),
-                Column("completed", "Completed", "int"), Column("person_months", "Person-months", "number"),
+                Column("completed", "Completed", "int"), Column("person_months", "Person-months", "decimal2"),
                 Column("extensions_requested", "Extensions requested", "int"),
                 Column("extensions_approved", "Extensions approved", "int")]
     sec_rows = [{"member_state": member_name(ms), **{c.key: sec[ms][c.key] for c in sec_cols},

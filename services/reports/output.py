@@ -39,6 +39,8 @@ def cell(value: Any, kind: str) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
+        if kind == "decimal2":
+            return f"{value:,.2f}"
         return f"{value:,.1f}" if kind == "number" else (f"{value:,.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}")
     return str(value)
 
@@ -55,7 +57,12 @@ def body_html(report: Report, links: Callable[[Table], str] | None = None) -> Ma
 
 
 def print_html(report: Report, calendar: str = "TH") -> str:
-    return _env.get_template("report_print.html").render(report=report, links=None, calendar=calendar)
+    country = _COUNTRIES.get(calendar.upper(), calendar.upper())
+    return _env.get_template("report_print.html").render(report=report, links=None, calendar=country,
+                                                         so_far=report.issued_at.date() <= report.period.last)
+
+
+_COUNTRIES = {"TH": "Thailand", "ID": "Indonesia", "AU": "Australia"}
 
 
 def pdf(report: Report, calendar: str = "TH") -> bytes:

@@ -24,6 +24,9 @@ _SHAPE = {ReportKind.MONTHLY: (re.compile(r"(\d{4})-(\d{2})"), "YYYY-MM, such as
           ReportKind.ANNUAL: (re.compile(r"(\d{4})"), "YYYY, such as 2026")}
 
 
+NOUN = {ReportKind.MONTHLY: "monthly", ReportKind.BIANNUAL: "six-monthly", ReportKind.ANNUAL: "annual"}
+
+
 class BadPeriod(ValueError):
     """A period that does not name one of the kind's (the message says the shape)."""
 
@@ -90,7 +93,7 @@ def parse_period(kind: ReportKind | str, text: str) -> Period:
     pattern, shape = _SHAPE[kind]
     m = pattern.fullmatch(str(text).strip().upper())
     if m is None:
-        raise BadPeriod(f"a {kind.value} report's period is written {shape}")
+        raise BadPeriod(f"a {NOUN[kind]} report's period is written {shape}")
     year = int(m.group(1))
     if not 2000 <= year <= 2999:
         raise BadPeriod("the year must be between 2000 and 2999")
