@@ -200,7 +200,7 @@ def sec(received=0, accepted=0, declined=0, withdrawn=0, started=0, active=0, co
 
 THA, PHL = "Thailand (THA)", "Philippines (PHL)"
 NO_AREA = {a: counts() for a in ("People smuggling", "Trafficking in persons", "Irregular migration",
-                                 "Transnational crime", "Technology misuse")}
+                                 "Transnational crime", "Misuse of technology")}
 NO_TYPE = {a: counts() for a in ("Collaboration", "New project", "Funding support", "In-kind support")}
 NO_SCOPE = {a: counts() for a in ("Bilateral", "Multilateral", "Regional")}
 
@@ -273,7 +273,7 @@ def test_every_figure_of_the_monthly_and_half_year_reports_matches_the_hand_coun
                                          THA: counts(withdrawn=1)}
     assert by(april, "thematic_area") == NO_AREA | {
         "People smuggling": counts(declined=1), "Irregular migration": counts(declined=1),
-        "Trafficking in persons": counts(received=1, open_at_end=1), "Technology misuse": counts(received=1, open_at_end=1),
+        "Trafficking in persons": counts(received=1, open_at_end=1), "Misuse of technology": counts(received=1, open_at_end=1),
         "Transnational crime": counts(withdrawn=1)}
     assert by(april, "engagement_type") == NO_TYPE | {
         "Collaboration": counts(declined=1), "Funding support": counts(withdrawn=1),
@@ -317,7 +317,7 @@ def test_every_figure_of_the_monthly_and_half_year_reports_matches_the_hand_coun
         "Trafficking in persons": counts(received=2, approved_with_conditions=1, open_at_end=1),
         "Irregular migration": counts(received=1, declined=1),
         "Transnational crime": counts(received=1, withdrawn=1),
-        "Technology misuse": counts(received=1, open_at_end=1)}
+        "Misuse of technology": counts(received=1, open_at_end=1)}
     assert by(half, "engagement_type") == {
         "Collaboration": counts(received=1, declined=1), "New project": counts(received=1, approved_with_conditions=1),
         "Funding support": counts(received=1, withdrawn=1), "In-kind support": counts(received=1, open_at_end=1)}

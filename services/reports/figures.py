@@ -77,7 +77,7 @@ STAGES = tuple(sorted({s.value for s in (*PROPOSAL_STAGES, *SECONDMENT_STAGES)})
 WORDS = {
     "people_smuggling": "People smuggling", "trafficking_in_persons": "Trafficking in persons",
     "irregular_migration": "Irregular migration", "transnational_crime": "Transnational crime",
-    "technology_misuse": "Technology misuse", "collaboration": "Collaboration", "new_project": "New project",
+    "technology_misuse": "Misuse of technology", "collaboration": "Collaboration", "new_project": "New project",
     "funding_support": "Funding support", "in_kind_support": "In-kind support", "bilateral": "Bilateral",
     "multilateral": "Multilateral", "regional": "Regional", "co_manager_review": "Co-Manager review",
     "revision_requested": "Revision requested", "stakeholder_consultation": "Stakeholder consultation",
