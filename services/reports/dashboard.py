@@ -12,7 +12,7 @@ with the same definitions (`services.reports.figures`).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
@@ -53,7 +53,6 @@ class Dashboard:
     per_month: Table
     stage_medians: Table
     active_secondments: Table
-    tables: list[Table] = field(default_factory=list)
 
 
 _FIGURES = ("proposals_received", "proposals_decided", "nominations_received", "nominations_decided")
@@ -167,5 +166,4 @@ async def read(svc: Services, *, user: User) -> Dashboard:
                                [{"member_state": member_name(ms), "active": n}
                                 for ms, n in sorted(active, key=lambda r: (-r[1], member_name(r[0])))],
                                "Placements active or concluding now.")
-    return Dashboard(now.astimezone(tz), open_tasks, overdue, per_month, stage_medians, active_secondments,
-                     [open_tasks, per_month, stage_medians, active_secondments])
+    return Dashboard(now.astimezone(tz), open_tasks, overdue, per_month, stage_medians, active_secondments)

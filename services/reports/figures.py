@@ -122,6 +122,11 @@ class Report:
     summary: Table
     tables: list[Table] = field(default_factory=list)
 
+    @property
+    def so_far(self) -> bool:
+        """The period is still under way: its figures are those so far."""
+        return self.issued_at.date() <= self.period.last
+
     def all_tables(self) -> list[Table]:
         return [self.summary, *self.tables]
 

@@ -58,8 +58,7 @@ def body_html(report: Report, links: Callable[[Table], str] | None = None) -> Ma
 
 def print_html(report: Report, calendar: str = "TH") -> str:
     country = _COUNTRIES.get(calendar.upper(), calendar.upper())
-    return _env.get_template("report_print.html").render(report=report, links=None, calendar=country,
-                                                         so_far=report.issued_at.date() <= report.period.last)
+    return _env.get_template("report_print.html").render(report=report, links=None, calendar=country)
 
 
 _COUNTRIES = {"TH": "Thailand", "ID": "Indonesia", "AU": "Australia"}
