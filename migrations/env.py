@@ -8,6 +8,8 @@ from sqlmodel import SQLModel
 import notifications.outbox  # noqa: F401  (registers the tables)
 import services.accounts.models  # noqa: F401
 import services.calendar_feed  # noqa: F401
+import services.email_actions  # noqa: F401
+import services.engine.delegations  # noqa: F401
 import services.engine.models  # noqa: F401
 import services.engine.tasks  # noqa: F401
 import services.proposals.models  # noqa: F401

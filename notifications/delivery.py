@@ -31,6 +31,9 @@ class MailSettings:
     first_retry: timedelta = timedelta(seconds=30)
     longest_retry: timedelta = timedelta(hours=1)
     claim_for: timedelta = timedelta(minutes=5)
+    # The key task emails' action links are signed with (`services.engine.action_links`);
+    # None: task emails carry no action link.
+    link_secret: str | None = None
 
 
 @dataclass

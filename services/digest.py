@@ -9,6 +9,8 @@ from datetime import datetime
 
 from sqlmodel import select
 
+from services.engine import action_links
+from services.engine.delegations import delegates_of
 from services.engine.models import User
 from services.engine.workflow import inbox
 from services.infra.uow import Services
@@ -27,8 +29,8 @@ class DigestReport:
 
 
 async def daily_digest(svc: Services, settings: MailSettings, now: datetime | None = None) -> DigestReport:
-    """One digest per active co-manager with open tasks, for the day of `now` in the RSO's
-    time zone (default: the clock)."""
+    """One digest per active co-manager with open tasks (and per person acting for one who is
+    away), for the day of `now` in the RSO's time zone (default: the clock)."""
     now = now or svc.clock()
     svc = svc.at(now)  # "overdue" as at `now`
     day = svc.calendar.today(now)
@@ -36,6 +38,9 @@ async def daily_digest(svc: Services, settings: MailSettings, now: datetime | No
     async with svc.uow(write=False) as uow:
         users = list((await uow.session.exec(select(User).where(
             User.role == Role.CO_MANAGER.value, User.active.is_(True)).order_by(User.id))).all())
+        # Whoever acts today for a co-manager who is away gets one too (their tasks are in it).
+        acting = await delegates_of(uow, [u.id for u in users])
+        users += [d for ds in acting.values() for d in ds if d.id not in {u.id for u in users}]
     report.co_managers = len(users)
     link = f"{settings.base_url.rstrip('/')}/tasks"
     for user in users:
@@ -46,7 +51,10 @@ async def daily_digest(svc: Services, settings: MailSettings, now: datetime | No
         subject = (f"Your RSO tasks, {day.strftime('%-d %B %Y')}: {len(tasks)} open"
                    + (f", {overdue} overdue" if overdue else ""))
         rows = [{"reference": t.reference, "title": t.title, "task": task_name(svc, t),
-                 "due": t.due_date.strftime("%a %-d %b %Y"), "overdue": t.overdue} for t in tasks]
+                 "due": t.due_date.strftime("%a %-d %b %Y"), "overdue": t.overdue, "for_whom": t.on_behalf_of,
+                 "actions": action_links.links(settings.link_secret, settings.base_url, svc.workflow(t.item_kind),
+                                               user_id=user.id, task=t)}
+                for t in tasks]
         context = {"link": link, "link_text": "Open your inbox in RSO Workflow", "tasks": rows, "count": len(tasks),
                    "overdue": overdue, "day": day.strftime("%A %-d %B %Y")}
         async with svc.uow() as uow:

@@ -19,8 +19,10 @@ from services.config.reference_data import members
 from services.engine.errors import Forbidden
 from services.engine.events import DomainEvent, EventName
 from services.engine.models import User
+from services.engine import action_links
+from services.engine.delegations import delegates_of
 from services.engine.people import directory
-from services.engine.tasks import Task, assignee_label, assignee_names, people_for
+from services.engine.tasks import Task, assignee_label, assignee_names, is_for, people_for
 from services.engine.workflow import Audience
 from services.infra.db import insert_rows
 from services.infra.writes import Insert
@@ -71,11 +73,27 @@ class _People:
         self.uow = uow
         self._found: dict[tuple, list[User]] = {}
         self._names: dict[int, str] = {}
+        self.acting_for: dict[int, User] = {}  # a delegate's id: whom they receive it for
+
+    async def _with_delegates(self, users: list[User]) -> list[User]:
+        """These people, and after each one away today, those acting for them: the emails of
+        someone away go to both."""
+        acting = await delegates_of(self.uow, [u.id for u in users])
+        if not acting:
+            return users
+        out, ids = list(users), {u.id for u in users}
+        for u in users:
+            for d in acting.get(u.id, ()):
+                if d.id not in ids:
+                    ids.add(d.id)
+                    out.append(d)
+                    self.acting_for[d.id] = u
+        return out
 
     async def of_task(self, task: Task) -> list[User]:
         key = ("task", task.assignee_id, task.assignee_role, task.assignee_country, task.assignee_member_state)
         if key not in self._found:
-            self._found[key] = await people_for(self.uow, task)
+            self._found[key] = await self._with_delegates(await people_for(self.uow, task))
         return self._found[key]
 
     async def of_role(self, role: Role) -> list[User]:
@@ -83,10 +101,11 @@ class _People:
         if key not in self._found:
             everyone = await directory(self.uow)
             if everyone is not None:
-                self._found[key] = [u for _, u in sorted(everyone.items()) if u.active and u.role == role.value]
+                found = [u for _, u in sorted(everyone.items()) if u.active and u.role == role.value]
             else:
-                self._found[key] = list((await self.uow.session.exec(
+                found = list((await self.uow.session.exec(
                     select(User).where(User.role == role.value, User.active.is_(True)).order_by(User.id))).all())
+            self._found[key] = await self._with_delegates(found)
         return self._found[key]
 
     async def user(self, user_id: int) -> User | None:
@@ -111,6 +130,25 @@ class _People:
         return users
 
 
+def _acting(people: _People, user: User) -> str:
+    """What a delegate's copy of a task email says first."""
+    seat = people.acting_for.get(user.id)
+    return f"You are acting for {seat.name}, who is away. " if seat else ""
+
+
+def _links(settings: MailSettings, wf, people: _People, user: User, task: Task) -> list[dict]:
+    """The recipient's action links of the task: only for one whose task it is (in person, or
+    acting for its holder): an escalation's readers get none for a task not theirs."""
+    if not is_for(task, _seat(people, user)):
+        return []
+    return action_links.links(settings.link_secret, settings.base_url, wf, user_id=user.id, task=task)
+
+
+def _seat(people: _People, user: User) -> User:
+    """Whose seat a task email speaks to: a delegate's copy, in the words of the seat they cover."""
+    return people.acting_for.get(user.id, user)
+
+
 async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent, people: _People) -> list[dict]:
     """The outbox rows of the emails one event causes, one per recipient."""
     wf = uow.services.workflows.get(event.item_kind)
@@ -133,8 +171,9 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
         task: Task = event.data["task"]
         for user in await people.of_task(task):
             out.append((user, "task_assigned", f"{words.task_subjects[task.kind]}: {item.reference} {title}",
-                        {"task_sentence": words.task_sentence(task, user, item),
-                         "due_date": _date(task.due_at, uow), "comment": None}))
+                        {"task_sentence": _acting(people, user) + words.task_sentence(task, _seat(people, user), item),
+                         "due_date": _date(task.due_at, uow), "comment": None,
+                         "actions": _links(settings, wf, people, user, task)}))
     elif event.name == EventName.DECISION and item.submitted_by_id:
         word, sentence = words.decisions[event.data["outcome"]]
         user = await people.user(item.submitted_by_id)
@@ -148,8 +187,8 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
         when = "today" if cal.today(task.due_at) == cal.today(uow.now) else due
         for user in await people.of_task(task):
             out.append((user, "task_assigned", f"Reminder, due {when}: {item.reference} {title}",
-                        {"task_sentence": "A reminder: " + words.task_sentence(task, user, item), "due_date": due,
-                         "comment": None}))
+                        {"task_sentence": "A reminder: " + _acting(people, user) + words.task_sentence(task, _seat(people, user), item),
+                         "due_date": due, "comment": None, "actions": _links(settings, wf, people, user, task)}))
     elif event.name == EventName.ESCALATION:
         task = event.data["task"]
         days = event.data["overdue_business_days"]
@@ -162,7 +201,7 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
         for user in await people.of_role(ESCALATION_TO[target]):
             out.append((user, "milestone", f"{headline}: {item.reference} {title}",
                         {"milestone_sentence": sentence, "details": [("Task", words.task_names[task.kind])],
-                         "comment": None}))
+                         "comment": None, "actions": _links(settings, wf, people, user, task)}))
     elif event.name == EventName.MILESTONE:
         m = words.milestone(item, event)
         context = {"milestone_sentence": m.sentence, "details": m.details, "comment": event.data.get("comment")}

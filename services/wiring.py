@@ -31,7 +31,11 @@ def mail_settings(settings: Settings) -> MailSettings:
         smtp = SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
                           password=settings.smtp_password, tls=settings.smtp_tls,
                           ca_file=settings.smtp_ca_file)
-    return MailSettings(base_url=settings.base_url, mail_from=settings.mail_from, smtp=smtp)
+    try:
+        secret = settings.signing_key()
+    except RuntimeError:  # PostgreSQL without RSO_SECRET_KEY: the app refuses to start; a sweep sends no links
+        secret = None
+    return MailSettings(base_url=settings.base_url, mail_from=settings.mail_from, smtp=smtp, link_secret=secret)
 
 
 def clock_of(settings: Settings) -> Callable[[], datetime]:

@@ -27,6 +27,14 @@ class Actor:
     member_state: str | None = None
     country: str | None = None
     system: bool = False
+    # The person acting, when not the seat's own holder: a delegate acting for the absent
+    # holder (`user_id`) of a co-manager's or co-chair's seat.
+    person_id: int | None = None
+
+    @property
+    def person(self) -> int | None:
+        """Who is acting, in person: the delegate, or the seat's holder."""
+        return self.person_id if self.person_id is not None else self.user_id
 
 
 # The system acts with a co-manager's authority, and only on a lifecycle's `system_actions`.

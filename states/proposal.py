@@ -144,6 +144,8 @@ class ProposalFacts:
     member_state: str
     votes: Mapping[str, str] = field(default_factory=dict)  # this round: seat country -> recommendation
     pending_stakeholders: frozenset[int] = frozenset()  # invited, not yet responded
+    # this round: seat country -> the person who cast its vote (the holder, or a delegate)
+    voters: Mapping[str, int] = field(default_factory=dict)
 
 
 class _Subject(Subject):
@@ -153,7 +155,9 @@ class _Subject(Subject):
 
     # permission guards (is_owner, is_co_manager, is_co_chair come from Subject)
     def has_not_voted(self, **_):
-        return self.actor.country not in self.facts.votes
+        # Each seat votes once a round, and so does each person: the two keys are turned by
+        # two people, whoever holds each seat (a delegate acting for one has not voted for the other).
+        return self.actor.country not in self.facts.votes and self.actor.person not in self.facts.voters.values()
 
     def both_endorsed(self, **_):
         return round_outcome(self.facts.votes) is RoundOutcome.ENDORSED
@@ -197,7 +201,13 @@ class _Subject(Subject):
 
 def _reason(facts: ProposalFacts, actor: Actor, action: ProposalAction) -> str | None:
     if action is ProposalAction.REVIEW and actor.country in facts.votes:
+        if actor.person_id is not None:
+            return f"the {actor.country} co-manager's review of this round has already been given"
         return "you have already reviewed this proposal in this round"
+    if action is ProposalAction.REVIEW and actor.person in facts.voters.values():
+        seat = next(c for c, p in facts.voters.items() if p == actor.person)
+        return (f"you have already reviewed this proposal in this round, for the {seat} seat: one person "
+                f"gives at most one of the round's two reviews")
     if action in (ProposalAction.OPEN_CONSULTATION, ProposalAction.REFER_TO_CO_CHAIRS):
         return "both co-managers must endorse the proposal in this round first"
     if action is ProposalAction.RESPOND:

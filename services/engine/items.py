@@ -79,14 +79,18 @@ async def next_reference(uow: UnitOfWork, prefix: str, year: int) -> str:
 
 def record(uow: UnitOfWork, *, item_kind: str, item_id: int, actor: User | None, action: str,
            from_state: str | None, to_state: str, comment: str | None = None,
-           arguments: dict | None = None) -> HistoryEvent:
-    """Add the immutable history event of one action (actor None: the system)."""
+           arguments: dict | None = None, on_behalf_of: User | None = None,
+           via: str | None = None) -> HistoryEvent:
+    """Add the immutable history event of one action (actor None: the system), taken by
+    `actor` in person, for `on_behalf_of` when in their seat, `via` a channel ("email_link")."""
     event = HistoryEvent(item_kind=item_kind, item_id=item_id, at=uow.now,
                          actor_id=actor.id if actor else None,
                          actor_role=actor.role if actor else "system",
                          actor_name=actor.name if actor else "RSO Workflow (system)",
                          action=action, from_state=from_state, to_state=to_state,
-                         comment=comment, arguments=arguments or {})
+                         comment=comment, arguments=arguments or {},
+                         on_behalf_of_id=on_behalf_of.id if on_behalf_of else None,
+                         on_behalf_of_name=on_behalf_of.name if on_behalf_of else None, via=via)
     uow.session.add(event)
     return event
 

@@ -70,6 +70,10 @@ class HistoryEvent(SQLModel, table=True):
     to_state: str = Field(max_length=30)
     comment: str | None = Field(default=None, sa_type=sa.Text)
     arguments: dict = Field(default_factory=factory(dict), sa_type=sa.JSON)
+    # A delegate's action: whose seat it was taken in (the actor is the delegate, in person).
+    on_behalf_of_id: int | None = None  # a user's id
+    on_behalf_of_name: str | None = Field(default=None, max_length=200)
+    via: str | None = Field(default=None, max_length=20)  # how it came, when not the app: "email_link"
 
 
 class IdempotencyKey(SQLModel, table=True):

@@ -22,8 +22,10 @@ def is_staff(user: User) -> bool:
     return user.role in STAFF
 
 
-def actor_of(user: User) -> Actor:
-    return Actor(role=Role(user.role), user_id=user.id, member_state=user.member_state, country=user.country)
+def actor_of(user: User, person: User | None = None) -> Actor:
+    """The actor of `user`'s seat; with `person`, taken by that person on their behalf (a delegate)."""
+    return Actor(role=Role(user.role), user_id=user.id, member_state=user.member_state, country=user.country,
+                 person_id=person.id if person is not None else None)
 
 
 def normalise_email(email: str, field: str = "email") -> str:

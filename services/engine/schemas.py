@@ -75,6 +75,7 @@ class TaskPublic(BaseModel):
     due_at: datetime
     due_date: date  # the due day in the RSO's time zone
     overdue: bool
+    on_behalf_of: str | None = None  # in a delegate's inbox: whose task it is ("for <name>")
 
 
 class ItemPublic(BaseModel):
@@ -104,3 +105,5 @@ class HistoryPublic(BaseModel):
     to_state: str
     comment: str | None
     arguments: dict
+    on_behalf_of: str | None = None  # taken by `actor` in this person's seat (a delegate): "X for Y"
+    via: str | None = None  # "email_link": confirmed from an email's link

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapper, aliased
 from sqlalchemy.orm.util import AliasedInsp
 from sqlmodel import select
 
-from services.engine import items, listing, tasks
+from services.engine import delegations, items, listing, tasks
 from services.engine.errors import Forbidden, InvalidInput, NotFound
 from services.engine.events import DomainEvent
 from services.engine.items import check_version, parse, record
@@ -44,7 +44,7 @@ from services.engine.people import actor_of, is_staff
 from services.engine.schemas import HistoryPublic, ItemPublic, TaskPublic
 from services.engine.tasks import Task, TaskStatus
 from services.infra.tables import Column
-from states.common import ActionNotAvailable, Actor, Role
+from states.common import ActionNotAvailable, Actor, NotPermitted, Role
 from states.conversation import Visibility, may_use
 from states.lifecycle import Lifecycle, Outcome
 
@@ -145,6 +145,7 @@ class ItemPage:
     diagram: str
     choices: dict[str, dict[str, list[Choice]]]  # per available action, per field: what may be chosen
     also: Any = None  # what the caller's `also` read in the same transaction (documents)
+    acting_for: dict[str, str] = field(default_factory=dict)  # per action taken in another's seat: their name
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,9 @@ class Workflow:
     member_codes: Callable[[], Collection[str]] | None = None
     title_sort: str = "title"
     export_columns: tuple[Column, ...] = ()
+    # The action that does each kind of task (a review task: `review`), offered as a link in
+    # the task's emails, one per choice of its routing argument (endorse, revise, decline).
+    task_actions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         self.reference_pattern = re.compile(rf"{re.escape(self.prefix)}-\d{{4}}-\d{{4,8}}")
@@ -419,21 +423,41 @@ class Workflow:
         """An item just created: no task, nothing else yet (nothing to read)."""
         return Loaded(item, [], self.extra.collect([]) if self.extra else None)
 
-    def available(self, loaded: Loaded, user: User) -> list[str]:
-        return self.lifecycle.available_actions(self.facts(loaded), actor_of(user))
+    def available(self, loaded: Loaded, user: User, seats: Iterable[User] = ()) -> list[str]:
+        """What `user` may do now: in their own seat, and in the seats of those they act for
+        (`seats`, `delegations.principals`)."""
+        facts = self.facts(loaded)
+        found = self.lifecycle.available_actions(facts, actor_of(user))
+        for seat in seats:
+            found += [a for a in self.lifecycle.available_actions(facts, actor_of(seat, person=user)) if a not in found]
+        return found
 
-    def present(self, svc: Services, loaded: Loaded, user: User, names: dict[int, str], now: datetime) -> BaseModel:
+    def seat_of(self, loaded: Loaded, user: User, seats: Iterable[User], action: str) -> User:
+        """In whose seat `user` would take `action` now: their own, or the first of `seats`
+        where it is available."""
+        facts = self.facts(loaded)
+        if action in self.lifecycle.available_actions(facts, actor_of(user)):
+            return user
+        for seat in seats:
+            if action in self.lifecycle.available_actions(facts, actor_of(seat, person=user)):
+                return seat
+        return user
+
+    def present(self, svc: Services, loaded: Loaded, user: User, names: dict[int, str], now: datetime,
+                seats: Iterable[User] = ()) -> BaseModel:
         """The item as `user` sees it: the fields every item has, its own, the caller's
         available actions and its open tasks."""
         item = loaded.item
         shared = {name: getattr(item, name) for name in self._shared_fields}
         open_tasks = [task_view(svc, t, reference=item.reference, title=self.title(item), names=names, now=now)
                       for t in loaded.tasks if t.status == TaskStatus.OPEN]
-        return self.public_schema(**shared, **self.view(loaded), available_actions=self.available(loaded, user),
+        return self.public_schema(**shared, **self.view(loaded), available_actions=self.available(loaded, user, seats),
                                   tasks=open_tasks)
 
     async def _view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:
-        view = self.present(uow.services, loaded, user, await tasks.assignee_names(uow, loaded.tasks, user), uow.now)
+        seats = await delegations.principals(uow, user)
+        view = self.present(uow.services, loaded, user, await tasks.assignee_names(uow, loaded.tasks, user), uow.now,
+                            seats)
         if self.staff_details and is_staff(user):
             await self.staff_details(uow, view, loaded.staff)
         return view
@@ -462,14 +486,18 @@ class Workflow:
             view = await self._view(uow, loaded, user)
             history = [self._history_view(e, user) for e in await items.history(uow, self.kind, loaded.item.id)
                        if _shown(e, user)]
-            facts, actor = self.facts(loaded), actor_of(user)
-            choices = {}
+            facts, seats = self.facts(loaded), await delegations.principals(uow, user)
+            choices, acting_for = {}, {}
             for action in view.available_actions:
+                seat = self.seat_of(loaded, user, seats, action)
+                actor = actor_of(seat, person=user if seat is not user else None)
+                if seat is not user:
+                    acting_for[action] = seat.name
                 choices[action] = {f: [(v, None) for v in values]
                                    for f, values in self.lifecycle.choices(facts, actor, action).items()}
-                choices[action].update(await self.choices(uow, loaded, user, action))
+                choices[action].update(await self.choices(uow, loaded, seat, action))
             extra = await also(uow, loaded.item) if also is not None else None
-        return ItemPage(view, history, self.lifecycle.diagram(loaded.item.state), choices, extra)
+        return ItemPage(view, history, self.lifecycle.diagram(loaded.item.state), choices, extra, acting_for)
 
     # --- lists -----------------------------------------------------------------------------
     #
@@ -536,7 +564,8 @@ class Workflow:
             rows = (await uow.session.exec(q, params=params)).all()
             loaded = self._collect_plain(rows, parts)
             names = await tasks.assignee_names(uow, [t for x in loaded for t in x.tasks], user)
-            found = [self.present(svc, x, user, names, uow.now) for x in loaded]
+            seats = await delegations.principals(uow, user) if loaded else []
+            found = [self.present(svc, x, user, names, uow.now, seats) for x in loaded]
         nxt = None
         if len(found) == query.limit:  # there may be more
             last = str(found[-1].id)
@@ -603,10 +632,12 @@ class Workflow:
         return [self._history_view(e, user) for e in events if _shown(e, user)]
 
     def _history_view(self, e: HistoryEvent, user: User) -> HistoryPublic:
-        shown = {"actor": e.actor_name, "comment": e.comment, "arguments": e.arguments,
+        actor = f"{e.actor_name} for {e.on_behalf_of_name}" if e.on_behalf_of_name else e.actor_name
+        shown = {"actor": actor, "comment": e.comment, "arguments": e.arguments,
                  **(self.redact(e, user) if self.redact else {})}
         return HistoryPublic(id=e.id, at=e.at, actor_role=e.actor_role, action=e.action, from_state=e.from_state,
-                             to_state=e.to_state, **shown)
+                             to_state=e.to_state, on_behalf_of=e.on_behalf_of_name if shown["actor"] == actor else None,
+                             via=e.via, **shown)
 
     async def diagram(self, svc: Services, *, user: User, id_or_ref: str | int) -> str:
         """The lifecycle as Mermaid text with the item's current state marked."""
@@ -702,27 +733,62 @@ class Workflow:
     # --- actions ---------------------------------------------------------------------------
 
     async def act(self, svc: Services, *, user: User, id_or_ref: str | int, action: str,
-                  arguments: Any = None, if_match: str | None = None) -> BaseModel:
+                  arguments: Any = None, if_match: str | None = None, via: str | None = None,
+                  check: Callable[[UnitOfWork, Loaded], Awaitable[None]] | None = None) -> BaseModel:
         """Take one lifecycle action on an item the caller may see.
 
         Refusals, in this order: NotFound (not visible), UnknownAction, NotPermitted (never for
         this role), VersionConflict (If-Match is not the current version), ActionNotAvailable
         (not now; lists what is), InvalidInput (the arguments). Otherwise, in one transaction:
-        the effects, tasks closed and opened, one history event, the domain events."""
+        the effects, tasks closed and opened, one history event, the domain events.
+
+        `via`: how the action came ("email_link"), for the history; `check`: what the caller
+        must still find true of the locked item before it is taken (an email link's task still
+        open), in the same transaction."""
         async with svc.uow() as uow:
             loaded = await self.load(uow, user, id_or_ref, lock=True)
-            await self.take(uow, loaded, user, action, arguments, if_match)
+            if check is not None:
+                await check(uow, loaded)
+            await self.take(uow, loaded, user, action, arguments, if_match, via=via)
             view = await self._written_view(uow, loaded, user)
             await uow.commit()
         return view
 
+    async def _seat(self, uow: UnitOfWork, loaded: Loaded, user: User, action: str) -> tuple[User, Actor, StrEnum]:
+        """In whose seat `user` takes `action`: their own when they may, or else that of someone
+        they act for today (`delegations`). Refused in every seat: the refusal of their own,
+        unless another seat knows the action and says why not now."""
+        facts, lc = self.facts(loaded), self.lifecycle
+        own = actor_of(user)
+        try:
+            return user, own, lc.check(facts, own, action)
+        except (NotPermitted, ActionNotAvailable) as exc:
+            refused = exc
+        for seat in await delegations.principals(uow, user):
+            actor = actor_of(seat, person=user)
+            try:
+                return seat, actor, lc.check(facts, actor, action)
+            except NotPermitted:
+                continue
+            except ActionNotAvailable as exc:
+                if isinstance(refused, NotPermitted):
+                    refused = exc
+        raise refused
+
     async def take(self, uow: UnitOfWork, loaded: Loaded, user: User | None, action: str, arguments: Any,
-                   if_match: str | None = None, *, system_actor: Actor | None = None) -> Step:
+                   if_match: str | None = None, *, system_actor: Actor | None = None, via: str | None = None) -> Step:
         """The action inside the caller's unit of work (`user` None with `system_actor`: the
-        system acting on its own, e.g. a deadline)."""
+        system acting on its own, e.g. a deadline). A delegate acts in the seat of the one
+        they act for: the lifecycle and the effects see that seat (`uow.acting_person` is who
+        acts in person), the history both."""
         item, lc = loaded.item, self.lifecycle
-        facts, actor = self.facts(loaded), (system_actor or actor_of(user))
-        act_ = lc.check(facts, actor, action)
+        facts = self.facts(loaded)
+        person = user
+        if system_actor is not None:
+            actor, act_ = system_actor, lc.check(facts, system_actor, action)
+        else:
+            user, actor, act_ = await self._seat(uow, loaded, user, action)
+        uow.acting_person = person
         check_version(if_match, item.version)
         args = parse(self.arguments[act_], arguments)
         routing = {}
@@ -742,21 +808,22 @@ class Workflow:
                 item.closed_at = uow.now
             self.enter(uow, loaded, step)
         item.updated_at = uow.now  # every action moves the version on
-        record(uow, item_kind=self.kind, item_id=item.id, actor=user, action=act_.value,
+        record(uow, item_kind=self.kind, item_id=item.id, actor=person, action=act_.value,
                from_state=outcome.from_state.value, to_state=outcome.to_state.value,
-               comment=getattr(args, "comment", None), arguments=step.details)
+               comment=getattr(args, "comment", None), arguments=step.details,
+               on_behalf_of=user if person is not None and user is not person else None, via=via)
         return step
 
 
 # --- tasks, over every lifecycle served ------------------------------------------------------
 
 def task_view(svc: Services, task: Task, *, reference: str, title: str, names: dict[int, str],
-              now: datetime) -> TaskPublic:
+              now: datetime, on_behalf_of: str | None = None) -> TaskPublic:
     return TaskPublic(id=task.id, kind=task.kind, status=task.status, item_kind=task.item_kind,
                       item_id=task.item_id, reference=reference, title=title,
                       assignee=tasks.assignee_label(task, names), assignee_id=task.assignee_id,
                       due_at=task.due_at, due_date=svc.calendar.today(task.due_at),
-                      overdue=task.status == TaskStatus.OPEN and now > task.due_at)
+                      overdue=task.status == TaskStatus.OPEN and now > task.due_at, on_behalf_of=on_behalf_of)
 
 
 async def items_by_kind(uow: UnitOfWork, wanted: Iterable[tuple[str, int]], *, rows: bool = False
@@ -794,18 +861,23 @@ async def inbox(svc: Services, *, user: User, limit: int = 200) -> list[TaskPubl
     """The caller's open tasks over every lifecycle, soonest due first, each with `overdue`: one
     query, each task with what the inbox shows of its item (an outer join a lifecycle). Read as
     plain rows, not ORM objects: 200 tasks with their items would be 400 objects to build for a
-    read-only list."""
+    read-only list. A delegate's inbox also holds the tasks of those they act for today, each
+    marked with whose it is (`on_behalf_of`): one more query per person away."""
     wfs = list(svc.workflows.values())
     q = _inbox_statement(tuple((wf.kind, wf.model, wf.title_columns) for wf in wfs))
     async with svc.uow(write=False) as uow:
-        found = []
-        for row in (await uow.session.exec(q, params={"limit": limit, **_viewer_params(user)})).all():
-            m = row._mapping
-            if m[f"{row.item_kind}__id"] is None:
-                continue  # the item is gone (never, with the foreign keys; but never a 500)
-            wf, prefix = svc.workflow(row.item_kind), f"{row.item_kind}__"
-            item = SimpleNamespace(**{c: m[prefix + c] for c in ("reference", *wf.title_columns)})
-            found.append((row, wf, item))
-        names = await tasks.assignee_names(uow, [r for r, _, _ in found])
-        return [task_view(svc, r, reference=item.reference, title=wf.title(item), names=names, now=uow.now)
-                for r, wf, item in found]
+        found, seen = [], set()
+        for seat in [user, *await delegations.principals(uow, user)]:
+            for row in (await uow.session.exec(q, params={"limit": limit, **_viewer_params(seat)})).all():
+                m = row._mapping
+                if m[f"{row.item_kind}__id"] is None or row.id in seen:
+                    continue  # the item is gone (never, with the foreign keys), or the task is theirs too
+                seen.add(row.id)
+                wf, prefix = svc.workflow(row.item_kind), f"{row.item_kind}__"
+                item = SimpleNamespace(**{c: m[prefix + c] for c in ("reference", *wf.title_columns)})
+                found.append((row, wf, item, None if seat is user else seat.name))
+        found = sorted(found, key=lambda f: (f[0].due_at, f[0].id))[:limit]
+        names = await tasks.assignee_names(uow, [r for r, *_ in found])
+        return [task_view(svc, r, reference=item.reference, title=wf.title(item), names=names, now=uow.now,
+                          on_behalf_of=seat)
+                for r, wf, item, seat in found]

@@ -44,6 +44,7 @@ class UnitOfWork:
         self.session: AsyncSession = services.sessions(write=write)()
         self.events: list[DomainEvent] = []
         self.now: datetime = services.clock()
+        self.acting_person = None  # who takes the action in person (a delegate, in another's seat)
         self._after: list[Callable[[], None]] = []
         self._queued: list[writes.Write] = []
 

@@ -80,6 +80,7 @@ def _facts(loaded: Loaded) -> ProposalFacts:
     return ProposalFacts(
         state=ProposalState(p.state), member_state=p.member_state,
         votes={v.country: v.recommendation for v in loaded.extra if v.round == p.round},
+        voters={v.country: v.user_id for v in loaded.extra if v.round == p.round},
         pending_stakeholders=frozenset(t.assignee_id for t in loaded.tasks if t.kind == TaskKind.CONSULTATION),
     )
 
@@ -184,7 +185,9 @@ async def _submit(uow, loaded, user, args) -> dict:
 
 async def _review(uow, loaded, user, args: ReviewArgs) -> dict:
     p = loaded.item
-    vote = ReviewVote(proposal_id=p.id, round=p.round, country=user.country, user_id=user.id,
+    # The seat's vote (a delegate's in the seat of the one away), cast by the person acting.
+    person = uow.acting_person or user
+    vote = ReviewVote(proposal_id=p.id, round=p.round, country=user.country, user_id=person.id,
                       recommendation=args.recommendation.value, comment=args.comment, created_at=uow.now)
     uow.session.add(vote)
     loaded.extra.append(vote)
@@ -328,6 +331,8 @@ EXPORT_COLUMNS = (
 
 PROPOSALS = Workflow(
     kind=ITEM, path="proposals", prefix=PREFIX, model=Proposal, lifecycle=LIFECYCLE,
+    task_actions={TaskKind.REVIEW: ProposalAction.REVIEW, TaskKind.CONSULTATION: ProposalAction.RESPOND,
+                  TaskKind.GUIDANCE: ProposalAction.GIVE_GUIDANCE},
     create_schema=ProposalCreate, update_schema=ProposalUpdate, public_schema=ProposalPublic, arguments=ARGUMENTS,
     effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter, title=lambda p: p.title,
     wording=WORDING, timers=TIMERS, extra=VOTES, visible=_visible, redact=_redact,

@@ -345,6 +345,8 @@ EXPORT_COLUMNS = (
 
 SECONDMENTS = Workflow(
     kind=ITEM, path="secondments", prefix=PREFIX, model=Secondment, lifecycle=LIFECYCLE,
+    task_actions={TaskKind.DECISION: SecondmentAction.DECIDE, TaskKind.EXTENSION: SecondmentAction.DECIDE_EXTENSION,
+                  TaskKind.FINAL_REPORT: SecondmentAction.SUBMIT_FINAL_REPORT},
     create_schema=SecondmentCreate, update_schema=SecondmentUpdate, public_schema=SecondmentPublic,
     arguments=ARGUMENTS, effects=EFFECTS, facts=_facts, view=_view, apply_fields=_apply_fields, enter=_enter,
     title=_title, title_columns=("nominee_full_name", "proposed_role"), wording=WORDING, timers=TIMERS, extra=CHECKLIST,

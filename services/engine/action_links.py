@@ -1,0 +1,84 @@
+"""Action links: a task's emails carry, for each recipient, one signed link per thing they may
+do with the task (endorse, revise or decline a review; support or object in a consultation...).
+
+The link names its recipient, task, action and choice, and a nonce (each email's links are its
+own); it is signed with the key of the purpose "email-action" (`services.infra.signing`), so
+it cannot be altered, nor made of any other token of the service. Nothing of it is stored
+when it is sent: using it stores its hash (`services.email_actions`), so it acts once.
+
+How long it lasts is the task's: while the task is open, and at most until 30 days after its
+due date (read when the link is used, so a due date moved moves it too)."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.infra.signing import BadSignature, Signer
+
+PURPOSE = "email-action"
+DAYS_AFTER_DUE = 30
+
+
+@dataclass(frozen=True)
+class Choice:
+    action: str  # "review"
+    field: str | None  # the routing argument it fixes: "recommendation"
+    value: str | None  # "endorse"
+    label: str  # "Endorse"
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a link, once its signature is checked, asks."""
+
+    user_id: int
+    task_id: int
+    action: str
+    value: str | None
+
+
+def choices(wf: Any, task_kind: str) -> list[Choice]:
+    """What a task of this kind may be done with, from its lifecycle: one choice per value of
+    the action's routing argument, or the action alone (a final report)."""
+    action = wf.task_actions.get(task_kind)
+    if action is None:
+        return []
+    action = wf.lifecycle.actions(action)
+    routing = wf.lifecycle.routing_arguments.get(action)
+    if routing is None:
+        return [Choice(action.value, None, None, action.value.replace("_", " ").capitalize())]
+    field, values = routing
+    return [Choice(action.value, field, v.value, v.value.replace("_", " ").capitalize()) for v in values]
+
+
+def sign(secret: str, *, user_id: int, task_id: int, choice: Choice) -> str:
+    return Signer(secret, PURPOSE).sign({"u": user_id, "t": task_id, "a": choice.action, "c": choice.value,
+                                         "n": secrets.token_urlsafe(6)})
+
+
+def url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/act/{token}"
+
+
+def links(secret: str | None, base_url: str, wf: Any, *, user_id: int, task: Any) -> list[dict]:
+    """The links of one task for one recipient, as an email's template lists them."""
+    if not secret:
+        return []
+    return [{"label": c.label, "url": url(base_url, sign(secret, user_id=user_id, task_id=task.id, choice=c))}
+            for c in choices(wf, task.kind)]
+
+
+def read(secret: str, token: str) -> Link:
+    """The link's request, or BadSignature (altered, cut short, or not an action link)."""
+    data = Signer(secret, PURPOSE).read(token)
+    try:
+        return Link(user_id=int(data["u"]), task_id=int(data["t"]), action=str(data["a"]),
+                    value=None if data.get("c") is None else str(data["c"]))
+    except (KeyError, TypeError, ValueError):
+        raise BadSignature("not an action link") from None
+
+
+def expires_at(due_at: datetime) -> datetime:
+    return due_at + timedelta(days=DAYS_AFTER_DUE)
