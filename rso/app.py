@@ -14,9 +14,11 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rso.api import docs, errors
+from rso.api import calendar as calendar_api
 from rso.api import reports as report_api
 from rso.api.routes import api
 from rso.uploads import is_upload
+from rso.web import calendar as calendar_pages
 from rso.web import pages
 from rso.web import reports as report_pages
 from services.accounts.sessions import LiveSessions
@@ -183,7 +185,9 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
     router, body_models = api(LIFECYCLES)
     app.include_router(router)
     app.include_router(report_api.router)
+    app.include_router(calendar_api.router)
     docs.install(app)
+    app.include_router(calendar_pages.router)  # before the pages: a feed's address is no page
     pages.install(app, LIFECYCLES)
     app.include_router(report_pages.router)
     for exc_class in errors.HANDLED:
