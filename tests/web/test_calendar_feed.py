@@ -6,7 +6,10 @@ from datetime import date, timedelta
 
 from icalendar import Calendar
 
+from services.engine import delegations
+from services.engine.models import User
 from services.infra.signing import Signer
+from tests.conftest import ROSTER
 
 BASE = "https://workflow.rso.example"  # the test settings' base_url
 
@@ -93,6 +96,20 @@ def test_a_co_managers_feed_follows_their_inbox_and_a_renewed_address_replaces_t
     assert api.client.get(f"/calendar/{other}.ics").status_code == 404
     assert api.client.get(f"/calendar/{Signer('another service', 'calendar-feed').sign({'u': user_id, 'g': 1})}.ics"
                           ).status_code == 404
+
+    # Someone acting for the co-manager while away has their tasks in their own feed, marked whose.
+    async def name_acting():
+        svc = api.client.app.state.services
+        async with svc.uow(write=False) as uow:
+            away = await uow.session.get(User, user_id)
+        today = api.clock.today()
+        await delegations.create(svc, user=away, delegate=ROSTER["chair_aus"]["email"], starts_on=today,
+                                 ends_on=today + timedelta(days=5))
+    api.client.portal.call(name_acting)
+    acting = events(api.client, api.get("chair_aus", "/calendar").json()["url"])
+    matches_inbox(api, "chair_aus", acting)
+    assert set(acting) == set(again)
+    assert all(str(e["SUMMARY"]).endswith(" for Co-Manager AUS") for e in acting.values())
 
     # A deactivated user's feed is gone with their account.
     assert api.post("admin", f"/admin/users/{user_id}/deactivate").status_code == 204
