@@ -15,10 +15,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rso.api import docs, errors
 from rso.api import calendar as calendar_api
+from rso.api import delegations as delegation_api
 from rso.api import reports as report_api
 from rso.api.routes import api
 from rso.uploads import is_upload
+from rso.web import act as act_pages
 from rso.web import calendar as calendar_pages
+from rso.web import delegations as delegation_pages
 from rso.web import pages
 from rso.web import reports as report_pages
 from services.accounts.sessions import LiveSessions
@@ -186,10 +189,14 @@ def create_app(settings: Settings | None = None, *, clock=None) -> FastAPI:
     app.include_router(router)
     app.include_router(report_api.router)
     app.include_router(calendar_api.router)
+    app.include_router(delegation_api.router)
+    body_models = [*body_models, delegation_api.DelegationCreate]
     docs.install(app)
     app.include_router(calendar_pages.router)  # before the pages: a feed's address is no page
     pages.install(app, LIFECYCLES)
     app.include_router(report_pages.router)
+    app.include_router(delegation_pages.router)
+    app.include_router(act_pages.router)
     for exc_class in errors.HANDLED:
         app.add_exception_handler(exc_class, _answer)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)

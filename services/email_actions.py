@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
 
 from services.engine import action_links, delegations
-from services.engine.errors import NotFound
+from services.engine.errors import InvalidInput, NotFound
+from services.engine.items import parse
 from services.engine.models import User, moment
 from services.engine.tasks import Task, TaskStatus, is_for
 from services.engine.workflow import Loaded, Workflow
@@ -89,7 +90,8 @@ async def _check(uow: UnitOfWork, secret: str, token: str, signed_in: User | Non
     if used is not None:
         raise LinkRefused("used", f"This link has already been used, on {_day(svc, used.used_at)}. Each link "
                                   "in an email acts once.")
-    task = task or await uow.session.get(Task, link.task_id)
+    recipient = await uow.session.get(User, link.user_id)
+    task = task or await _task_of(uow, link, recipient)
     wf = svc.workflows.get(task.item_kind) if task is not None else None
     if task is None or wf is None or not any(
             (c.action, c.value) == (link.action, link.value) for c in action_links.choices(wf, task.kind)):
@@ -101,7 +103,6 @@ async def _check(uow: UnitOfWork, secret: str, token: str, signed_in: User | Non
     ends = action_links.expires_at(task.due_at)
     if uow.now > ends:
         raise LinkRefused("expired", f"This link expired on {_day(svc, ends)}, 30 days after the task's due date.")
-    recipient = await uow.session.get(User, link.user_id)
     if recipient is None or not recipient.active:
         raise LinkRefused("foreign", "This link was sent to someone who can no longer use RSO Workflow.")
     if signed_in is not None and signed_in.id != recipient.id:
@@ -116,16 +117,27 @@ async def _check(uow: UnitOfWork, secret: str, token: str, signed_in: User | Non
     return link, task, recipient, wf, seat
 
 
+async def _task_of(uow: UnitOfWork, link: action_links.Link, recipient: User | None) -> Task | None:
+    """The link's task: by its id, or by its item, kind and opening moment, the one for the
+    recipient (or for whom they act: the two review tasks of a round open together)."""
+    if link.task_id is not None:
+        return await uow.session.get(Task, link.task_id)
+    found = list((await uow.session.exec(select(Task).where(
+        Task.item_kind == link.item_kind, Task.item_id == link.item_id, Task.kind == link.task_kind,
+        Task.created_at == link.opened_at).order_by(Task.id))).all())
+    if recipient is not None and len(found) > 1:
+        seats = [recipient, *await delegations.principals(uow, recipient)]
+        found = [t for t in found if any(is_for(t, s) for s in seats)] or found
+    return found[0] if found else None
+
+
 def _required(model: type[BaseModel], field: str | None, value: str | None) -> frozenset[str]:
-    """The fields the action refuses to go without, with this choice: asked of its own model."""
-    from pydantic import ValidationError
-    data = {field: value} if field else {}
+    """The fields the action refuses to go without, with this choice: asked of the action's
+    own rules, as the service checks them."""
     try:
-        model.model_validate(data)
-    except ValidationError as exc:
-        return frozenset(str(e["loc"][0]) for e in exc.errors() if e.get("loc"))
-    except Exception:  # noqa: BLE001 - a rule across fields (`problems`) raising otherwise: nothing required known
-        return frozenset()
+        parse(model, {field: value} if field else {})
+    except InvalidInput as exc:
+        return frozenset(e["field"].split(".")[0] for e in exc.errors)
     return frozenset()
 
 

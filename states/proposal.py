@@ -30,6 +30,7 @@ class ProposalAction(StrEnum):
     REFER_TO_CO_CHAIRS = "refer_to_co_chairs"
     RESPOND = "respond"
     CLOSE_CONSULTATION = "close_consultation"
+    REPLACE_STAKEHOLDER = "replace_stakeholder"  # an invitee who cannot answer, for another
     GIVE_GUIDANCE = "give_guidance"
     RESUBMIT = "resubmit"
     WITHDRAW = "withdraw"
@@ -73,6 +74,7 @@ ACTION_ROLES: dict[ProposalAction, frozenset[Role]] = {
     ProposalAction.REFER_TO_CO_CHAIRS: frozenset({Role.CO_MANAGER}),
     ProposalAction.RESPOND: frozenset({Role.STAKEHOLDER}),
     ProposalAction.CLOSE_CONSULTATION: frozenset({Role.CO_MANAGER}),
+    ProposalAction.REPLACE_STAKEHOLDER: frozenset({Role.CO_MANAGER}),
     ProposalAction.GIVE_GUIDANCE: frozenset({Role.CO_CHAIR}),
     ProposalAction.RESUBMIT: frozenset({Role.MEMBER_STATE}),
     ProposalAction.WITHDRAW: frozenset({Role.MEMBER_STATE}),
@@ -104,6 +106,8 @@ TRANSITIONS: list[dict] = [
          conditions=["is_pending_stakeholder", "others_pending"]),
     dict(trigger=A.CLOSE_CONSULTATION, source=S.STAKEHOLDER_CONSULTATION, dest=S.CO_CHAIR_GUIDANCE,
          conditions=["is_co_manager"]),
+    dict(trigger=A.REPLACE_STAKEHOLDER, source=S.STAKEHOLDER_CONSULTATION, dest=None,
+         conditions=["is_co_manager", "awaits_a_response"]),
     dict(trigger=A.GIVE_GUIDANCE, source=S.CO_CHAIR_GUIDANCE, dest=S.APPROVED,
          conditions=["is_co_chair", "guidance_approves"]),
     dict(trigger=A.GIVE_GUIDANCE, source=S.CO_CHAIR_GUIDANCE, dest=S.DECLINED,
@@ -162,6 +166,9 @@ class _Subject(Subject):
     def both_endorsed(self, **_):
         return round_outcome(self.facts.votes) is RoundOutcome.ENDORSED
 
+    def awaits_a_response(self, **_):
+        return len(self.facts.pending_stakeholders) > 0
+
     def is_pending_stakeholder(self, **_):
         return self.actor.role is Role.STAKEHOLDER and self.actor.user_id in self.facts.pending_stakeholders
 
@@ -201,8 +208,8 @@ class _Subject(Subject):
 
 def _reason(facts: ProposalFacts, actor: Actor, action: ProposalAction) -> str | None:
     if action is ProposalAction.REVIEW and actor.country in facts.votes:
-        if actor.person_id is not None:
-            return f"the {actor.country} co-manager's review of this round has already been given"
+        if facts.voters.get(actor.country, actor.person) != actor.person:
+            return f"the {actor.country} co-manager seat's review of this round has already been given"
         return "you have already reviewed this proposal in this round"
     if action is ProposalAction.REVIEW and actor.person in facts.voters.values():
         seat = next(c for c, p in facts.voters.items() if p == actor.person)
@@ -212,6 +219,8 @@ def _reason(facts: ProposalFacts, actor: Actor, action: ProposalAction) -> str |
         return "both co-managers must endorse the proposal in this round first"
     if action is ProposalAction.RESPOND:
         return "you have no open consultation on this proposal"
+    if action is ProposalAction.REPLACE_STAKEHOLDER:
+        return "every invited stakeholder has answered: there is nobody to replace"
     return None
 
 

@@ -33,7 +33,7 @@ from services import mail
 from services.accounts import second_factor, sessions, signin, users
 from services.accounts.sessions import Stage
 from services.config.reference_data import members
-from services.engine import workflow
+from services.engine import delegations, workflow
 from services.engine.errors import (ActionNotAvailable, InvalidInput, NotAuthenticated, NotFound,
                                     SecondFactorRequired, TooLarge, TooManyAttempts, UnsupportedType,
                                     VersionConflict)
@@ -66,12 +66,14 @@ def nav(user: User | None) -> list[tuple[str, str]]:
     links = {Role.MEMBER_STATE: [("/my", "nav.my"), ("/proposals/new", "nav.new_proposal"),
                                  ("/secondments/new", "nav.nominate")],
              Role.CO_MANAGER: [("/tasks", "nav.inbox"), ("/dashboard", "nav.dashboard"), ("/proposals", "nav.proposals"),
-                               ("/secondments", "nav.secondments"), ("/reports", "nav.reports")],
+                               ("/secondments", "nav.secondments"), ("/reports", "nav.reports"),
+                               ("/delegations", "nav.delegations")],
              Role.STAKEHOLDER: [("/tasks", "nav.invitations")],
              Role.CO_CHAIR: [("/tasks", "nav.guidance"), ("/dashboard", "nav.dashboard"), ("/proposals", "nav.proposals"),
-                             ("/reports", "nav.reports")],
+                             ("/reports", "nav.reports"), ("/delegations", "nav.delegations")],
              Role.ADMIN: [("/admin", "nav.admin"), ("/dashboard", "nav.dashboard"), ("/proposals", "nav.proposals"),
-                          ("/secondments", "nav.secondments"), ("/reports", "nav.reports")]}
+                          ("/secondments", "nav.secondments"), ("/reports", "nav.reports"),
+                          ("/delegations", "nav.delegations")]}
     return [(href, t(key)) for href, key in [*links[role], ("/account", "nav.account")]]
 
 
@@ -287,12 +289,15 @@ async def my_items(request: Request):
 async def inbox(request: Request):
     user = await require_user(request)
     tasks = await workflow.inbox(_svc(request), user=user)
+    async with _svc(request).uow(write=False) as uow:
+        away, acting_for = await delegations.away(uow, user), await delegations.principals(uow, user)
     overdue = sum(x.overdue for x in tasks)
     by_kind: dict[str, int] = {}
     for x in tasks:
         by_kind[x.kind] = by_kind.get(x.kind, 0) + 1
     title = t(f"home.{user.role}") if user.role in ("co_manager", "stakeholder", "co_chair") else t("nav.inbox")
     return page(request, "inbox.html", user=user, title=title, tasks=tasks, overdue=overdue, by_kind=by_kind,
+                away=away, acting_for=acting_for,
                 paths={k: wf.path for k, wf in _svc(request).workflows.items()})
 
 
@@ -525,7 +530,8 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
                 values = forms.values_from_item(editable, "changes.") if name == "resubmit" else {}
                 errors, general = {}, []
             actions.append({"name": name, "fields": fs, "values": values, "errors": errors, "general": general,
-                            "open": failed_action == name, "final": name in FINAL_ACTIONS})
+                            "open": failed_action == name, "final": name in FINAL_ACTIONS,
+                            "acting_for": found.acting_for.get(name)})
         done = request.query_params.get("done")
         message = {"saved": t("item.saved"), "submitted": t("item.submitted")}.get(done or "") or (
             t("item.done", action=label("history", done)) if done else None)

@@ -2,7 +2,9 @@
 do with the task (endorse, revise or decline a review; support or object in a consultation...).
 
 The link names its recipient, task, action and choice, and a nonce (each email's links are its
-own); it is signed with the key of the purpose "email-action" (`services.infra.signing`), so
+own). A task is named by its id, or, in the email of a task just opened (whose id the
+database gives only as the transaction is written, with the email in the same statement), by
+its item, kind and the moment it opened, with whom it is for; it is signed with the key of the purpose "email-action" (`services.infra.signing`), so
 it cannot be altered, nor made of any other token of the service. Nothing of it is stored
 when it is sent: using it stores its hash (`services.email_actions`), so it acts once.
 
@@ -34,7 +36,11 @@ class Link:
     """What a link, once its signature is checked, asks."""
 
     user_id: int
-    task_id: int
+    task_id: int | None  # or, a task just opened:
+    item_kind: str | None
+    item_id: int | None
+    task_kind: str | None
+    opened_at: datetime | None
     action: str
     value: str | None
 
@@ -53,8 +59,14 @@ def choices(wf: Any, task_kind: str) -> list[Choice]:
     return [Choice(action.value, field, v.value, v.value.replace("_", " ").capitalize()) for v in values]
 
 
-def sign(secret: str, *, user_id: int, task_id: int, choice: Choice) -> str:
-    return Signer(secret, PURPOSE).sign({"u": user_id, "t": task_id, "a": choice.action, "c": choice.value,
+def _task_names(task: Any) -> dict:
+    if task.id is not None:
+        return {"t": task.id}
+    return {"k": task.item_kind, "i": task.item_id, "tk": task.kind, "at": task.created_at.isoformat()}
+
+
+def sign(secret: str, *, user_id: int, task: Any, choice: Choice) -> str:
+    return Signer(secret, PURPOSE).sign({"u": user_id, **_task_names(task), "a": choice.action, "c": choice.value,
                                          "n": secrets.token_urlsafe(6)})
 
 
@@ -66,7 +78,7 @@ def links(secret: str | None, base_url: str, wf: Any, *, user_id: int, task: Any
     """The links of one task for one recipient, as an email's template lists them."""
     if not secret:
         return []
-    return [{"label": c.label, "url": url(base_url, sign(secret, user_id=user_id, task_id=task.id, choice=c))}
+    return [{"label": c.label, "url": url(base_url, sign(secret, user_id=user_id, task=task, choice=c))}
             for c in choices(wf, task.kind)]
 
 
@@ -74,8 +86,12 @@ def read(secret: str, token: str) -> Link:
     """The link's request, or BadSignature (altered, cut short, or not an action link)."""
     data = Signer(secret, PURPOSE).read(token)
     try:
-        return Link(user_id=int(data["u"]), task_id=int(data["t"]), action=str(data["a"]),
-                    value=None if data.get("c") is None else str(data["c"]))
+        by_id = data.get("t") is not None
+        return Link(user_id=int(data["u"]), task_id=int(data["t"]) if by_id else None,
+                    item_kind=None if by_id else str(data["k"]), item_id=None if by_id else int(data["i"]),
+                    task_kind=None if by_id else str(data["tk"]),
+                    opened_at=None if by_id else datetime.fromisoformat(data["at"]),
+                    action=str(data["a"]), value=None if data.get("c") is None else str(data["c"]))
     except (KeyError, TypeError, ValueError):
         raise BadSignature("not an action link") from None
 

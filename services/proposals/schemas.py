@@ -128,6 +128,12 @@ class RespondArgs(Strict):
                                 f"with the position {p.value.replace('_', ' ')}")
 
 
+class ReplaceStakeholderArgs(Strict):
+    stakeholder: str = Field(max_length=254, description="the email of the invitee who cannot answer")
+    replacement: str = Field(max_length=254, description="the email of the stakeholder invited instead")
+    comment: Comment
+
+
 class GiveGuidanceArgs(Strict):
     decision: GuidanceDecision
     conditions: str | None = Field(default=None, max_length=5000)

@@ -30,7 +30,7 @@ from services.infra.uow import UnitOfWork
 from services.proposals.models import ConsultationResponse, Proposal, ReviewVote
 from services.proposals.schemas import (
     Budget, EngagementType, GiveGuidanceArgs, OpenConsultationArgs, ProposalCreate, ProposalPublic, ProposalUpdate, ResponsePublic,
-    ResubmitArgs, RespondArgs, ReviewArgs, ReviewPublic, Scope, ThematicArea, end_before_start,
+    ReplaceStakeholderArgs, ResubmitArgs, RespondArgs, ReviewArgs, ReviewPublic, Scope, ThematicArea, end_before_start,
 )
 from services.proposals.timers import TIMERS
 from services.proposals.wording import WORDING
@@ -47,6 +47,7 @@ ARGUMENTS = {
     ProposalAction.REFER_TO_CO_CHAIRS: CommentArgs,
     ProposalAction.RESPOND: RespondArgs,
     ProposalAction.CLOSE_CONSULTATION: CommentArgs,
+    ProposalAction.REPLACE_STAKEHOLDER: ReplaceStakeholderArgs,
     ProposalAction.GIVE_GUIDANCE: GiveGuidanceArgs,
     ProposalAction.RESUBMIT: ResubmitArgs,
     ProposalAction.WITHDRAW: CommentArgs,
@@ -141,6 +142,8 @@ def _redact(e: HistoryEvent, user: User) -> dict:
         hidden.update(comment=None, arguments={})
     if e.action == ProposalAction.RESPOND and not own:
         hidden["actor"] = "a stakeholder"
+    if e.action == ProposalAction.REPLACE_STAKEHOLDER:
+        hidden["arguments"] = {}  # who was invited is the RSO's to know
     if e.action == ProposalAction.OPEN_CONSULTATION:
         invited = e.arguments.get("stakeholders", [])
         hidden["arguments"] = {**{k: v for k, v in e.arguments.items() if k != "stakeholders"},
@@ -231,6 +234,35 @@ async def _close_consultation(uow, loaded, user, args) -> dict:
     return {"no_response": len(unanswered)}
 
 
+async def _replace_stakeholder(uow, loaded, user, args: ReplaceStakeholderArgs) -> dict:
+    """An invited stakeholder who cannot answer gives way to another: their task ends
+    (cancelled), the other's opens with the same due date, and is emailed as an invitation."""
+    p = loaded.item
+    old_email = normalise_email(args.stakeholder, "stakeholder")
+    new_email = normalise_email(args.replacement, "replacement")
+    people = {u.email: u for u in (await uow.session.exec(
+        select(User).where(User.email.in_([old_email, new_email])))).all()}
+    open_ = {t.assignee_id: t for t in loaded.tasks if t.kind == TaskKind.CONSULTATION and t.status == TaskStatus.OPEN}
+    old = people.get(old_email)
+    errors = []
+    if old is None or old.id not in open_:
+        errors.append({"field": "stakeholder", "message": f"{old_email} is not an invitee still to answer"})
+    new = people.get(new_email)
+    if new is None or new.role != Role.STAKEHOLDER or not new.active:
+        errors.append({"field": "replacement", "message": f"{new_email} is not an active stakeholder user"})
+    elif (await uow.session.exec(select(Task.id).where(
+            Task.item_kind == ITEM, Task.item_id == p.id, Task.kind == TaskKind.CONSULTATION, Task.round == p.round,
+            Task.assignee_id == new.id))).first() is not None:
+        errors.append({"field": "replacement", "message": f"{new_email} is already invited to this consultation"})
+    if errors:
+        raise InvalidInput(errors)
+    task = open_[old.id]
+    close_tasks(uow, [task], TaskStatus.CANCELLED, user)
+    loaded.tasks.append(open_task(uow, item_kind=ITEM, item_id=p.id, reference=p.reference,
+                                  kind=TaskKind.CONSULTATION, due_at=task.due_at, round=p.round, assignee=new))
+    return {"replaced": old_email, "by": new_email}
+
+
 async def _give_guidance(uow, loaded, user, args: GiveGuidanceArgs) -> dict:
     close_tasks(uow, [t for t in loaded.tasks if t.kind == TaskKind.GUIDANCE], TaskStatus.COMPLETED, user)
     if args.conditions:
@@ -254,6 +286,7 @@ EFFECTS = {
     ProposalAction.REFER_TO_CO_CHAIRS: no_effect,
     ProposalAction.RESPOND: _respond,
     ProposalAction.CLOSE_CONSULTATION: _close_consultation,
+    ProposalAction.REPLACE_STAKEHOLDER: _replace_stakeholder,
     ProposalAction.GIVE_GUIDANCE: _give_guidance,
     ProposalAction.RESUBMIT: _resubmit,
     ProposalAction.WITHDRAW: no_effect,
@@ -293,12 +326,19 @@ def _enter(uow: UnitOfWork, loaded: Loaded, step: Step) -> None:
 
 
 async def _choices(uow: UnitOfWork, loaded: Loaded, user: User, action: str) -> dict[str, list[Choice]]:
-    """The stakeholders a co-manager may invite to a consultation: the active stakeholder users."""
-    if action != ProposalAction.OPEN_CONSULTATION:
+    """The stakeholders a co-manager may invite to a consultation: the active stakeholder users;
+    to replace one: the invitees still to answer, and the others."""
+    if action not in (ProposalAction.OPEN_CONSULTATION, ProposalAction.REPLACE_STAKEHOLDER):
         return {}
     found = (await uow.session.exec(select(User).where(User.role == Role.STAKEHOLDER.value, User.active.is_(True))
                                     .order_by(User.name, User.id))).all()
-    return {"stakeholders": [(u.email, f"{u.name} ({u.organisation})" if u.organisation else u.name) for u in found]}
+    named = [(u.email, f"{u.name} ({u.organisation})" if u.organisation else u.name) for u in found]
+    if action == ProposalAction.OPEN_CONSULTATION:
+        return {"stakeholders": named}
+    pending = {t.assignee_id for t in loaded.tasks if t.kind == TaskKind.CONSULTATION and t.status == TaskStatus.OPEN}
+    ids = {u.email: u.id for u in found}
+    return {"stakeholder": [c for c in named if ids[c[0]] in pending],
+            "replacement": [c for c in named if ids[c[0]] not in pending]}
 
 
 # --- lists ----------------------------------------------------------------------------------

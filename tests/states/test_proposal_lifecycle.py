@@ -63,6 +63,7 @@ ROLE_FOR_ACTION: dict[ProposalAction, Role] = {
     A.REFER_TO_CO_CHAIRS: Role.CO_MANAGER,
     A.RESPOND: Role.STAKEHOLDER,
     A.CLOSE_CONSULTATION: Role.CO_MANAGER,
+    A.REPLACE_STAKEHOLDER: Role.CO_MANAGER,
     A.GIVE_GUIDANCE: Role.CO_CHAIR,
     A.RESUBMIT: Role.MEMBER_STATE,
     A.WITHDRAW: Role.MEMBER_STATE,
@@ -76,6 +77,7 @@ ARGUMENTS: dict[ProposalAction, dict] = {
     A.REFER_TO_CO_CHAIRS: {"comment": "No consultation needed."},
     A.RESPOND: {"position": "support", "comment": "We support it."},
     A.CLOSE_CONSULTATION: {"comment": "Enough views gathered."},
+    A.REPLACE_STAKEHOLDER: {"stakeholder": "wg-tip@baliprocess.example", "replacement": "iom@baliprocess.example"},
     A.GIVE_GUIDANCE: {"decision": "approve", "comment": "Approved on behalf of both Co-Chairs."},
     A.RESUBMIT: {"comment": "Budget revised."},
     A.WITHDRAW: {"comment": "No longer needed."},
@@ -113,6 +115,7 @@ LEADS_TO: dict[tuple[ProposalState, ProposalAction], ProposalState] = {
     (S.REVISION_REQUESTED, A.WITHDRAW): S.WITHDRAWN,
     (S.STAKEHOLDER_CONSULTATION, A.RESPOND): S.STAKEHOLDER_CONSULTATION,  # another still pending
     (S.STAKEHOLDER_CONSULTATION, A.CLOSE_CONSULTATION): S.CO_CHAIR_GUIDANCE,
+    (S.STAKEHOLDER_CONSULTATION, A.REPLACE_STAKEHOLDER): S.STAKEHOLDER_CONSULTATION,  # one invitee for another
     (S.STAKEHOLDER_CONSULTATION, A.WITHDRAW): S.WITHDRAWN,
     (S.CO_CHAIR_GUIDANCE, A.GIVE_GUIDANCE): S.APPROVED,
     (S.CO_CHAIR_GUIDANCE, A.WITHDRAW): S.WITHDRAWN,
@@ -404,9 +407,13 @@ def test_a_stakeholder_who_already_responded_cannot_respond_again():
 def test_either_co_manager_may_close_the_consultation_into_co_chair_guidance(pending):
     proposal = facts(S.STAKEHOLDER_CONSULTATION, votes={"AUS": "endorse", "IDN": "endorse"}, pending=pending)
     for co_manager in CO_MANAGERS:
-        assert available_actions(proposal, co_manager) == ["close_consultation"]
+        # while someone is still to answer, an invitee who cannot may also be replaced
+        assert available_actions(proposal, co_manager) == ["close_consultation", "replace_stakeholder"]
         outcome = decide(proposal, co_manager, "close_consultation", comment="closing early")
         assert outcome == Outcome(A.CLOSE_CONSULTATION, S.STAKEHOLDER_CONSULTATION, S.CO_CHAIR_GUIDANCE)
+    answered = facts(S.STAKEHOLDER_CONSULTATION, votes={"AUS": "endorse", "IDN": "endorse"}, pending=())
+    refused = assert_not_available(answered, CO_MANAGERS[0], "replace_stakeholder")
+    assert "nobody to replace" in str(refused)
 
 
 @pytest.mark.parametrize("actor", [OWNER, STAKEHOLDER, *CO_CHAIRS, ADMIN],
@@ -530,6 +537,7 @@ PRODUCT_EDGES = {
     ("stakeholder_consultation", "stakeholder_consultation", "respond"),
     ("stakeholder_consultation", "co_chair_guidance", "respond"),
     ("stakeholder_consultation", "co_chair_guidance", "close_consultation"),
+    ("stakeholder_consultation", "stakeholder_consultation", "replace_stakeholder"),  # issue 16: one invitee for another
     ("co_chair_guidance", "approved", "give_guidance"),
     ("co_chair_guidance", "declined", "give_guidance"),
     ("co_chair_guidance", "co_manager_review", "give_guidance"),
