@@ -6,7 +6,9 @@ Create Date: 2026-12-05
 
 Delegations (someone acting for a co-manager or co-chair who is away, for a period); on each
 history event, whose seat a delegate acted in and how the action came ("email_link"); and the
-hashes of the email action links used, so that each acts once.
+hashes of the email action links used, so that each acts once. On PostgreSQL a change to the
+delegations is announced on `rso_accounts` (as one to users is, 0008): each worker keeps the
+delegations running, and forgets them then.
 """
 from collections.abc import Sequence
 
@@ -55,9 +57,14 @@ def upgrade() -> None:
     op.add_column('history_events', sa.Column('on_behalf_of_name', sqlmodel.sql.sqltypes.AutoString(length=200),
                                               nullable=True))
     op.add_column('history_events', sa.Column('via', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE TRIGGER delegations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON delegations "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION rso_accounts_changed()")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS delegations_changed ON delegations")
     op.drop_column('history_events', 'via')
     op.drop_column('history_events', 'on_behalf_of_name')
     op.drop_column('history_events', 'on_behalf_of_id')

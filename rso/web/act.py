@@ -11,6 +11,7 @@ from rso.web import forms
 from rso.web.pages import _member_options, page
 from rso.web.session import CsrfError, check_csrf, current_user
 from services import email_actions
+from services.config.reference_data import members
 from services.email_actions import LinkRefused
 from services.engine.errors import InvalidInput, VersionConflict
 from states.common import ActionNotAvailable
@@ -51,6 +52,7 @@ def _fields(shown: email_actions.LinkPage) -> list[forms.Field]:
 def _confirm_page(request: Request, shown: email_actions.LinkPage, *, status: int = 200, values=None, errors=None,
                   general=None, problem: str | None = None) -> HTMLResponse:
     return _private(page(request, "act.html", user=None, status=status, shown=shown, item=shown.item,
+                         member_state_name=members().get(shown.item.member_state, {}).get("name", shown.item.member_state),
                          fields=_fields(shown), values=values or {}, errors=errors or {}, general=general or [],
                          problem=problem, token=request.path_params["token"]))
 

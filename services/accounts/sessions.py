@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -42,6 +44,7 @@ class LiveSessions:
     def __init__(self, recheck: float = 30.0):
         self.found: dict[str, tuple[Session, User]] = {}
         self.people: dict[int, User] | None = None  # every user, by id (the directory the emails use)
+        self.kept_values: dict[str, Any] = {}  # what other modules keep the same way (`kept`)
         self.generation = 0
         self.listening = False
         self.recheck = recheck  # seconds between checks that the listening connection is alive
@@ -62,7 +65,22 @@ class LiveSessions:
     def forget(self, *_) -> None:
         self.found.clear()
         self.people = None
+        self.kept_values.clear()
         self.generation += 1
+
+    async def kept(self, name: str, uow: UnitOfWork, load: Callable[[UnitOfWork], Awaitable[Any]]) -> Any:
+        """What `load` reads, read once and kept as the directory is, until anything announced
+        on the channel changes (the delegations: `services.engine.delegations`); None while not
+        listening (then read it from the database)."""
+        if not self.listening:
+            return None
+        if name not in self.kept_values:
+            generation = self.generation
+            value = await load(uow)
+            if generation != self.generation or not self.listening:
+                return value  # changed meanwhile: good for this transaction, not kept
+            self.kept_values[name] = value
+        return self.kept_values[name]
 
     async def users(self, uow: UnitOfWork) -> dict[int, User] | None:
         """Every user by id, active or not: read once, then kept until any user or session

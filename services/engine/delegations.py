@@ -12,7 +12,7 @@ deleted: ending it early records when and by whom."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from sqlmodel import Field, SQLModel, select
 
 from services.engine.errors import Forbidden, InvalidInput, NotFound
 from services.engine.models import User, moment
-from services.engine.people import normalise_email
+from services.engine.people import directory, normalise_email
 from services.infra.db import utcnow
 from states.common import Role
 
@@ -79,12 +79,41 @@ def _running(today: date, d=Delegation):
     return sa.and_(_live(d), d.starts_on <= today, d.ends_on >= today)
 
 
+# The delegations not ended, as a worker keeps them (`_kept`): (principal, delegate, first day, last day).
+_LIVE_ROWS = sa.select(Delegation.__table__.c.principal_id, Delegation.__table__.c.delegate_id,
+                       Delegation.__table__.c.starts_on, Delegation.__table__.c.ends_on).where(
+    Delegation.__table__.c.ended_at.is_(None), Delegation.__table__.c.ends_on >= sa.bindparam("since", type_=sa.Date))
+
+
+async def _load_live(uow: UnitOfWork) -> list[tuple[int, int, date, date]]:
+    since = uow.services.calendar.today(uow.now) - timedelta(days=2)  # kept past midnight: days are filtered on use
+    return [tuple(r) for r in (await uow.session.exec(_LIVE_ROWS, params={"since": since})).all()]
+
+
+async def _kept(uow: UnitOfWork) -> tuple[list[tuple[int, int, date, date]], dict[int, User]] | None:
+    """The delegations not ended and every user, as this worker keeps them while it hears of
+    every change (PostgreSQL: a change to `delegations` is announced, as one to users is; see
+    `services.accounts.sessions.LiveSessions`); None: ask the database. A request of a
+    co-manager then reads nothing more for delegation."""
+    keeper = uow.services.live_sessions
+    if keeper is None:
+        return None
+    rows = await keeper.kept("delegations", uow, _load_live)
+    people = await directory(uow) if rows is not None else None
+    return None if rows is None or people is None else (rows, people)
+
+
 async def principals(uow: UnitOfWork, user: User) -> list[User]:
     """Those `user` acts for today (active users, by id): none for anyone who cannot be a
     delegate, without asking the database."""
     if user.role not in SEATED:
         return []
     today = uow.services.calendar.today(uow.now)
+    kept = await _kept(uow)
+    if kept is not None:
+        rows, people = kept
+        ids = sorted({p for p, d, a, b in rows if d == user.id and a <= today <= b})
+        return [people[i] for i in ids if i in people and people[i].active]
     q = (select(User).join(Delegation, Delegation.principal_id == User.id)
          .where(Delegation.delegate_id == user.id, _running(today), User.active.is_(True)).order_by(User.id))
     return list((await uow.session.exec(q)).all())
@@ -95,6 +124,14 @@ async def delegates_of(uow: UnitOfWork, ids: list[int]) -> dict[int, list[User]]
     if not ids:
         return {}
     today = uow.services.calendar.today(uow.now)
+    kept = await _kept(uow)
+    if kept is not None:
+        rows, people = kept
+        wanted, out = set(ids), {}
+        for p, d, a, b in sorted(rows, key=lambda r: r[1]):
+            if p in wanted and a <= today <= b and d in people and people[d].active:
+                out.setdefault(p, []).append(people[d])
+        return out
     q = (select(Delegation.principal_id, User).join(User, User.id == Delegation.delegate_id)
          .where(Delegation.principal_id.in_(ids), _running(today), User.active.is_(True)).order_by(User.id))
     found: dict[int, list[User]] = {}
@@ -219,7 +256,14 @@ async def create(svc: Services, *, user: User, delegate: str, starts_on: date, e
         await uow.session.flush()
         (view,) = await _views(uow, [d])
         await uow.commit()
+    _changed(svc)
     return view
+
+
+def _changed(svc: Services) -> None:
+    """This worker forgets what it kept at once (the others hear of it from the database)."""
+    if svc.live_sessions is not None:
+        svc.live_sessions.forget()
 
 
 def _mine(user: User):
@@ -252,6 +296,7 @@ async def end(svc: Services, *, user: User, delegation_id: int) -> DelegationVie
         await uow.session.flush()
         (view,) = await _views(uow, [d])
         await uow.commit()
+    _changed(svc)
     return view
 
 
