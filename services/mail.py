@@ -32,6 +32,7 @@ from states.common import Role
 __all__ = ["MailSettings", "captured_emails", "deliver", "outbox_writer", "task_name", "write_outbox"]
 
 ESCALATION_TO = {EscalateTo.CO_CHAIRS: Role.CO_CHAIR, EscalateTo.CO_MANAGERS: Role.CO_MANAGER}
+ESCALATION_WORDS = {EscalateTo.CO_CHAIRS: "the Co-Chairs", EscalateTo.CO_MANAGERS: "the Co-Managers"}
 
 
 def _link(settings: MailSettings, path: str, reference: str) -> str:
@@ -198,10 +199,20 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
         sentence = (f"The {words.task_names[task.kind]} below is {late}: it was due on {_date(task.due_at, uow)} "
                     f"and is still open with {assignee_label(task, names)}. Please follow up.")
         target = uow.services.policy.task(task.kind).escalate_to
-        for user in await people.of_role(ESCALATION_TO[target]):
+        above = await people.of_role(ESCALATION_TO[target])
+        for user in above:
             out.append((user, "milestone", f"{headline}: {item.reference} {title}",
                         {"milestone_sentence": sentence, "details": [("Task", words.task_names[task.kind])],
                          "comment": None, "actions": _links(settings, wf, people, user, task)}))
+        # Those whose task it is hear of it too, with what they can still do from the email.
+        told = ESCALATION_WORDS[target]
+        for user in await people.of_task(task):
+            if user not in above:
+                mine = (f"{_acting(people, user)}The {words.task_names[task.kind]} below is {late}: it was due on "
+                        f"{_date(task.due_at, uow)}, and {told} have been told. You can still act on it now.")
+                out.append((user, "milestone", f"{headline}, escalated to {told}: {item.reference} {title}",
+                            {"milestone_sentence": mine, "details": [("Task", words.task_names[task.kind])],
+                             "comment": None, "actions": _links(settings, wf, people, user, task)}))
     elif event.name == EventName.MILESTONE:
         m = words.milestone(item, event)
         context = {"milestone_sentence": m.sentence, "details": m.details, "comment": event.data.get("comment")}

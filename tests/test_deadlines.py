@@ -98,10 +98,12 @@ def test_reminders_go_to_the_reviewers_and_escalations_to_the_co_chairs_once_eac
     assert mailbox(inbox) == {}
     sweep_at(bkk(2027, 3, 18, 8))  # three business days overdue
     overdue = [f"Overdue by 3 business days: {ref} {title}"]
-    assert mailbox(inbox) == {"chair_aus": overdue, "chair_idn": overdue}
+    # ...and the one late hears that it was escalated, with the task's links to act at once
+    assert mailbox(inbox) == {"chair_aus": overdue, "chair_idn": overdue,
+                              "cm_idn": [f"Overdue by 3 business days, escalated to the Co-Chairs: {ref} {title}"]}
     sweep_at(bkk(2027, 3, 25, 8))  # and every five business days while it stays open
-    assert mailbox(inbox) == {w: [f"Overdue by 8 business days: {ref} {title}"]
-                              for w in ("chair_aus", "chair_idn")}
+    assert mailbox(inbox) == {**{w: [f"Overdue by 8 business days: {ref} {title}"] for w in ("chair_aus", "chair_idn")},
+                              "cm_idn": [f"Overdue by 8 business days, escalated to the Co-Chairs: {ref} {title}"]}
 
 
 def test_a_sweeper_down_for_weeks_sends_the_latest_notice_once_not_a_backlog(world):
@@ -113,7 +115,7 @@ def test_a_sweeper_down_for_weeks_sends_the_latest_notice_once_not_a_backlog(wor
     assert (r.reminders, r.escalations) == (2, 2)  # one reminder and one escalation per task
     got = mailbox(inbox)
     assert sorted(got) == ["chair_aus", "chair_idn", "cm_aus", "cm_idn"]
-    assert all(len(s) == 2 if w.startswith("chair") else len(s) == 1 for w, s in got.items())
+    assert all(len(s) == 2 for s in got.values())  # co-chairs: two escalations; co-managers: a reminder, an escalation
 
 
 def test_a_consultation_closes_by_itself_five_business_days_after_it_was_due(world):
@@ -128,8 +130,10 @@ def test_a_consultation_closes_by_itself_five_business_days_after_it_was_due(wor
     api.settle()
     sweep_at(bkk(2027, 3, 16, 8))  # three business days before: the stakeholder who has not answered
     assert list(mailbox(inbox)) == ["tip"]
-    sweep_at(bkk(2027, 3, 19, 8))  # on the due date the co-managers hear of it
-    assert sorted(mailbox(inbox)) == ["cm_aus", "cm_idn"]
+    sweep_at(bkk(2027, 3, 19, 8))  # on the due date the co-managers hear of it, and the stakeholder that they did
+    got = mailbox(inbox)
+    assert sorted(got) == ["cm_aus", "cm_idn", "tip"]
+    assert got["tip"] == [f"Due today, escalated to the Co-Managers: {ref} Regional workshop on victim identification"]
     assert sweep_at(bkk(2027, 3, 25, 12)).steps.get("consultations_closed", 0) == 0
     r = sweep_at(bkk(2027, 3, 26, 8))
     assert r.steps.get("consultations_closed", 0) == 1
@@ -242,4 +246,4 @@ def test_four_sweepers_at_once_send_each_notice_once(world):
                                       "AND subject NOT LIKE 'Review requested%'")).scalar()
     engine.dispose()
     assert tuple(notices) == (40, 40)
-    assert outbox == 20 + 20 * 2  # a reminder to each seat, each escalation to both co-chairs
+    assert outbox == 20 + 20 * 2 + 20  # a reminder to each seat, each escalation to both co-chairs and its seat

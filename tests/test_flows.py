@@ -94,6 +94,8 @@ def test_the_daily_digest_lists_each_co_managers_open_tasks_soonest_due_first_on
     text, html = parts(idn)
     assert text.index(f"{first} \"First workshop\"") < text.index(f"{second} \"Second workshop\"")
     assert "due Mon 15 Mar 2027 (OVERDUE)" in text and "due Wed 17 Mar 2027\r\n" in text
+    assert text.count("  Endorse: https://workflow.rso.example/act/") == 2  # each task's links, to act from the digest
+    assert html.count('href="https://workflow.rso.example/act/') == 6
     assert "Second workshop" in parts(aus)[0] and "First workshop" not in parts(aus)[0]
     assert "https://workflow.rso.example/tasks" in html
     inbox.messages.clear()
