@@ -19,7 +19,7 @@ from rso.security import issue_token
 from rso.uploads import attach_upload, document_response
 from services import conversation, mail
 from services.accounts import second_factor, sessions, signin, users
-from services.engine import workflow
+from services.engine import delegations, workflow
 from services.engine.items import parse
 from services.engine.schemas import HistoryPublic, Strict, TaskPublic
 from services.engine.listing import EXPORT_MAX, PAGE_MAX, SEARCH_MAX
@@ -97,9 +97,14 @@ async def sign_out(request: Request, svc: ServicesDep, user: SettingUpUser) -> R
     return Response(status_code=204)
 
 
-async def me(user: SettingUpUser) -> dict:
+async def me(svc: ServicesDep, user: SettingUpUser) -> dict:
+    """Who you are; if you are away today, until when and who acts for you; whom you act for."""
+    async with svc.uow(write=False) as uow:
+        away, acting_for = await delegations.away(uow, user), await delegations.principals(uow, user)
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
-            "member_state": user.member_state, "country": user.country, "organisation": user.organisation}
+            "member_state": user.member_state, "country": user.country, "organisation": user.organisation,
+            "away": {"until": away.until, "acting": away.delegates} if away else None,
+            "acting_for": [p.name for p in acting_for]}
 
 
 class PasswordChange(Strict):

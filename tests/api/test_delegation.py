@@ -55,6 +55,9 @@ def test_a_delegate_sees_the_absent_co_managers_tasks_and_acts_in_their_seat(api
     assert inbox(api, "cm_aus") == [(ref, None)]
     assert inbox(api, "chair_aus") == [(ref, "Co-Manager AUS")]
     assert api.get("chair_aus", f"/proposals/{ref}").json()["available_actions"] == ["review"]
+    assert api.get("cm_aus", "/me").json()["away"] == {"until": (today + timedelta(days=7)).isoformat(),
+                                                       "acting": ["Co-Chair AUS"]}
+    assert api.get("chair_aus", "/me").json()["acting_for"] == ["Co-Manager AUS"]
 
     api.act("chair_aus", ref, "review", recommendation="endorse", comment="Covering for the AUS co-manager.")
     e = last_event(api, ref)
