@@ -536,13 +536,16 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
         message = {"saved": t("item.saved"), "submitted": t("item.submitted")}.get(done or "") or (
             t("item.done", action=label("history", done)) if done else None)
         docs = found.also
+        # who acts for whom on the open tasks, for RSO staff (others are not told who is away)
+        cover = await delegations.cover(_svc(request), [x.id for x in item.tasks]) if user.role in delegations.SEATED or \
+            user.role == Role.ADMIN else {}
         visited = {e.to_state for e in found.history} | {e.from_state for e in found.history if e.from_state}
         progress = wf.lifecycle.progress(item.state, visited)
         return page(request, "item.html", user=user, status=status, wf=wf, item=item, data=current,
                     history=found.history, diagram=page_diagram(found.diagram), progress=progress, actions=actions, message=message, problem=problem,
                     can_edit=wf.can_edit(user, item), documents=docs, may=conversation.may(wf, user, item),
                     kinds=[k.value for k in DocumentKind], comment_values=comment_values or {},
-                    upload_problem=upload_problem, comment_problem=comment_problem)
+                    upload_problem=upload_problem, comment_problem=comment_problem, cover=cover)
 
     async def show(request: Request, ref: str):
         return await item_page(request, ref)

@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel, select
 from services.engine.errors import Forbidden, InvalidInput, NotFound
 from services.engine.models import User, moment
 from services.engine.people import directory, normalise_email
+from services.engine.tasks import Task, people_for
 from services.infra.db import utcnow
 from states.common import Role
 
@@ -305,3 +306,19 @@ async def candidates(svc: Services, *, user: User) -> list[User]:
     async with svc.uow(write=False) as uow:
         q = select(User).where(User.active.is_(True), User.role.in_(SEATED)).order_by(User.role, User.name)
         return [u for u in (await uow.session.exec(q)).all() if u.id != user.id]
+
+
+async def cover(svc: Services, task_ids: list[int]) -> dict[int, list[str]]:
+    """For each of these tasks whose person is away today, who acts for whom, in words:
+    {task id: ["Co-Chair AUS for Co-Manager AUS"]} (an item's page shows it by the task)."""
+    out: dict[int, list[str]] = {}
+    if not task_ids:
+        return out
+    async with svc.uow(write=False) as uow:
+        for t in (await uow.session.exec(select(Task).where(Task.id.in_(task_ids)))).all():
+            people = await people_for(uow, t)
+            acting = await delegates_of(uow, [u.id for u in people])
+            words = [f"{d.name} for {u.name}" for u in people for d in acting.get(u.id, ())]
+            if words:
+                out[t.id] = words
+    return out
