@@ -62,6 +62,7 @@ class LinkPage:
     task: Task
     wf: Workflow
     item: BaseModel  # the item as its recipient sees it
+    title: str  # the item's, as the inbox says it
     action: str
     field: str | None  # the routing argument the link fixes
     value: str | None
@@ -70,6 +71,12 @@ class LinkPage:
     required: frozenset[str]  # the fields the action needs with this choice (a comment to decline)
     acting_for: str | None  # the name of whom the recipient acts for, when not their own task
     expires_at: datetime
+
+
+def _used_key(token: str) -> str:
+    """What marks a link used: the hash of its signed part (which holds its nonce), not of the
+    whole token, since a signature can be written in more than one way."""
+    return token_hash(token.rpartition(".")[0])
 
 
 def _day(svc: Services, moment_: datetime) -> str:
@@ -86,7 +93,7 @@ async def _check(uow: UnitOfWork, secret: str, token: str, signed_in: User | Non
     except BadSignature:
         raise LinkRefused("tampered", "This link has been altered or cut short, so it cannot be used. If you "
                                       "copied it from the email, make sure you copied all of it.") from None
-    used = await uow.session.get(EmailLinkUse, token_hash(token))
+    used = await uow.session.get(EmailLinkUse, _used_key(token))
     if used is not None:
         raise LinkRefused("used", f"This link has already been used, on {_day(svc, used.used_at)}. Each link "
                                   "in an email acts once.")
@@ -145,13 +152,20 @@ async def open_link(svc: Services, *, secret: str, token: str, signed_in: User |
     """What the link shows. Changes nothing."""
     async with svc.uow(write=False) as uow:
         link, task, recipient, wf, seat = await _check(uow, secret, token, signed_in)
+        title = wf.title(await uow.session.get(wf.model, task.item_id))
     try:
         item = await wf.get(svc, user=recipient, id_or_ref=task.item_id)
     except NotFound:
         raise LinkRefused("foreign", "This link's item is not one you may see any more.") from None
+    if link.action not in item.available_actions:
+        # The task is open and theirs, yet the lifecycle says not now (a co-chair who gave one of
+        # the round's reviews for an absent co-manager leaves the guidance to the other).
+        raise LinkRefused("foreign", f"You cannot {wf.lifecycle.actions(link.action).value.replace('_', ' ')} "
+                                     "this now: sign in to see why and what you can do.")
     model = wf.arguments[wf.lifecycle.actions(link.action)]
     choice = next(c for c in action_links.choices(wf, task.kind) if (c.action, c.value) == (link.action, link.value))
-    return LinkPage(recipient=recipient, task=task, wf=wf, item=item, action=link.action, field=choice.field,
+    return LinkPage(recipient=recipient, task=task, wf=wf, item=item, title=title, action=link.action,
+                    field=choice.field,
                     value=choice.value, label=choice.label, arguments=model,
                     required=_required(model, choice.field, choice.value), acting_for=seat.name if seat else None,
                     expires_at=action_links.expires_at(task.due_at))
@@ -170,7 +184,7 @@ async def confirm(svc: Services, *, secret: str, token: str, data: dict[str, Any
         task = next((t for t in loaded.tasks if t.id == task_id), None) or \
             (await uow.session.exec(select(Task).where(Task.id == task_id))).one()
         await _check(uow, secret, token, signed_in, task=task)
-        uow.session.add(EmailLinkUse(token_hash=token_hash(token), user_id=shown.recipient.id, task_id=task_id,
+        uow.session.add(EmailLinkUse(token_hash=_used_key(token), user_id=shown.recipient.id, task_id=task_id,
                                      action=shown.action, used_at=uow.now))
         await uow.session.flush()
 

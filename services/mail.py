@@ -74,12 +74,14 @@ class _People:
         self.uow = uow
         self._found: dict[tuple, list[User]] = {}
         self._names: dict[int, str] = {}
-        self.acting_for: dict[int, User] = {}  # a delegate's id: whom they receive it for
+        # Per group of recipients (a task's seat, a role): a delegate's id -> whom they receive it for.
+        self._seats: dict[tuple, dict[int, User]] = {}
 
-    async def _with_delegates(self, users: list[User]) -> list[User]:
+    async def _with_delegates(self, key: tuple, users: list[User]) -> list[User]:
         """These people, and after each one away today, those acting for them: the emails of
         someone away go to both."""
         acting = await delegates_of(self.uow, [u.id for u in users])
+        seats = self._seats[key] = {}
         if not acting:
             return users
         out, ids = list(users), {u.id for u in users}
@@ -88,14 +90,22 @@ class _People:
                 if d.id not in ids:
                     ids.add(d.id)
                     out.append(d)
-                    self.acting_for[d.id] = u
+                    seats[d.id] = u
         return out
 
+    @staticmethod
+    def _task_key(task: Task) -> tuple:
+        return ("task", task.assignee_id, task.assignee_role, task.assignee_country, task.assignee_member_state)
+
     async def of_task(self, task: Task) -> list[User]:
-        key = ("task", task.assignee_id, task.assignee_role, task.assignee_country, task.assignee_member_state)
+        key = self._task_key(task)
         if key not in self._found:
-            self._found[key] = await self._with_delegates(await people_for(self.uow, task))
+            self._found[key] = await self._with_delegates(key, await people_for(self.uow, task))
         return self._found[key]
+
+    def seats_of_task(self, task: Task) -> dict[int, User]:
+        """Of `of_task(task)`'s recipients, the delegates: whom each receives it for."""
+        return self._seats.get(self._task_key(task), {})
 
     async def of_role(self, role: Role) -> list[User]:
         key = ("role", role.value)
@@ -106,7 +116,7 @@ class _People:
             else:
                 found = list((await self.uow.session.exec(
                     select(User).where(User.role == role.value, User.active.is_(True)).order_by(User.id))).all())
-            self._found[key] = await self._with_delegates(found)
+            self._found[key] = await self._with_delegates(key, found)
         return self._found[key]
 
     async def user(self, user_id: int) -> User | None:
@@ -131,23 +141,23 @@ class _People:
         return users
 
 
-def _acting(people: _People, user: User) -> str:
-    """What a delegate's copy of a task email says first."""
-    seat = people.acting_for.get(user.id)
+def _acting(seats: dict[int, User], user: User) -> str:
+    """What a delegate's copy of a task email says first (`seats`: `_People.seats_of_task`)."""
+    seat = seats.get(user.id)
     return f"You are acting for {seat.name}, who is away. " if seat else ""
 
 
-def _links(settings: MailSettings, wf, people: _People, user: User, task: Task) -> list[dict]:
+def _links(settings: MailSettings, wf, seats: dict[int, User], user: User, task: Task) -> list[dict]:
     """The recipient's action links of the task: only for one whose task it is (in person, or
     acting for its holder): an escalation's readers get none for a task not theirs."""
-    if not is_for(task, _seat(people, user)):
+    if not is_for(task, _seat(seats, user)):
         return []
     return action_links.links(settings.link_secret, settings.base_url, wf, user_id=user.id, task=task)
 
 
-def _seat(people: _People, user: User) -> User:
+def _seat(seats: dict[int, User], user: User) -> User:
     """Whose seat a task email speaks to: a delegate's copy, in the words of the seat they cover."""
-    return people.acting_for.get(user.id, user)
+    return seats.get(user.id, user)
 
 
 async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent, people: _People) -> list[dict]:
@@ -171,10 +181,11 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
     elif event.name == EventName.TASK_ASSIGNED:
         task: Task = event.data["task"]
         for user in await people.of_task(task):
+            seats = people.seats_of_task(task)
             out.append((user, "task_assigned", f"{words.task_subjects[task.kind]}: {item.reference} {title}",
-                        {"task_sentence": _acting(people, user) + words.task_sentence(task, _seat(people, user), item),
+                        {"task_sentence": _acting(seats, user) + words.task_sentence(task, _seat(seats, user), item),
                          "due_date": _date(task.due_at, uow), "comment": None,
-                         "actions": _links(settings, wf, people, user, task)}))
+                         "actions": _links(settings, wf, seats, user, task)}))
     elif event.name == EventName.DECISION and item.submitted_by_id:
         word, sentence = words.decisions[event.data["outcome"]]
         user = await people.user(item.submitted_by_id)
@@ -187,9 +198,11 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
         cal = uow.services.calendar
         when = "today" if cal.today(task.due_at) == cal.today(uow.now) else due
         for user in await people.of_task(task):
+            seats = people.seats_of_task(task)
             out.append((user, "task_assigned", f"Reminder, due {when}: {item.reference} {title}",
-                        {"task_sentence": "A reminder: " + _acting(people, user) + words.task_sentence(task, _seat(people, user), item),
-                         "due_date": due, "comment": None, "actions": _links(settings, wf, people, user, task)}))
+                        {"task_sentence": "A reminder: " + _acting(seats, user)
+                         + words.task_sentence(task, _seat(seats, user), item),
+                         "due_date": due, "comment": None, "actions": _links(settings, wf, seats, user, task)}))
     elif event.name == EventName.ESCALATION:
         task = event.data["task"]
         days = event.data["overdue_business_days"]
@@ -199,20 +212,21 @@ async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent,
         sentence = (f"The {words.task_names[task.kind]} below is {late}: it was due on {_date(task.due_at, uow)} "
                     f"and is still open with {assignee_label(task, names)}. Please follow up.")
         target = uow.services.policy.task(task.kind).escalate_to
-        above = await people.of_role(ESCALATION_TO[target])
-        for user in above:
+        # Those whose task it is hear that it was escalated, with what they can still do from the
+        # email (first: one of them who is also told as the level above gets this one).
+        told = ESCALATION_WORDS[target]
+        owners = await people.of_task(task)
+        seats = people.seats_of_task(task)
+        for user in owners:
+            mine = (f"{_acting(seats, user)}The {words.task_names[task.kind]} below is {late}: it was due on "
+                    f"{_date(task.due_at, uow)}, and {told} have been told. You can still act on it now.")
+            out.append((user, "milestone", f"{headline}, escalated to {told}: {item.reference} {title}",
+                        {"milestone_sentence": mine, "details": [("Task", words.task_names[task.kind])],
+                         "comment": None, "actions": _links(settings, wf, seats, user, task)}))
+        for user in await people.of_role(ESCALATION_TO[target]):
             out.append((user, "milestone", f"{headline}: {item.reference} {title}",
                         {"milestone_sentence": sentence, "details": [("Task", words.task_names[task.kind])],
-                         "comment": None, "actions": _links(settings, wf, people, user, task)}))
-        # Those whose task it is hear of it too, with what they can still do from the email.
-        told = ESCALATION_WORDS[target]
-        for user in await people.of_task(task):
-            if user not in above:
-                mine = (f"{_acting(people, user)}The {words.task_names[task.kind]} below is {late}: it was due on "
-                        f"{_date(task.due_at, uow)}, and {told} have been told. You can still act on it now.")
-                out.append((user, "milestone", f"{headline}, escalated to {told}: {item.reference} {title}",
-                            {"milestone_sentence": mine, "details": [("Task", words.task_names[task.kind])],
-                             "comment": None, "actions": _links(settings, wf, people, user, task)}))
+                         "comment": None}))
     elif event.name == EventName.MILESTONE:
         m = words.milestone(item, event)
         context = {"milestone_sentence": m.sentence, "details": m.details, "comment": event.data.get("comment")}

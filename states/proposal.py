@@ -109,11 +109,11 @@ TRANSITIONS: list[dict] = [
     dict(trigger=A.REPLACE_STAKEHOLDER, source=S.STAKEHOLDER_CONSULTATION, dest=None,
          conditions=["is_co_manager", "awaits_a_response"]),
     dict(trigger=A.GIVE_GUIDANCE, source=S.CO_CHAIR_GUIDANCE, dest=S.APPROVED,
-         conditions=["is_co_chair", "guidance_approves"]),
+         conditions=["is_co_chair", "did_not_review", "guidance_approves"]),
     dict(trigger=A.GIVE_GUIDANCE, source=S.CO_CHAIR_GUIDANCE, dest=S.DECLINED,
-         conditions=["is_co_chair", "guidance_declines"]),
+         conditions=["is_co_chair", "did_not_review", "guidance_declines"]),
     dict(trigger=A.GIVE_GUIDANCE, source=S.CO_CHAIR_GUIDANCE, dest=S.CO_MANAGER_REVIEW,
-         conditions=["is_co_chair", "guidance_returns"]),
+         conditions=["is_co_chair", "did_not_review", "guidance_returns"]),
     dict(trigger=A.RESUBMIT, source=S.REVISION_REQUESTED, dest=S.CO_MANAGER_REVIEW, conditions=["is_owner"]),
     dict(trigger=A.WITHDRAW, source=_NOT_FINAL, dest=S.WITHDRAWN, conditions=["is_owner"]),
 ]
@@ -162,6 +162,11 @@ class _Subject(Subject):
         # Each seat votes once a round, and so does each person: the two keys are turned by
         # two people, whoever holds each seat (a delegate acting for one has not voted for the other).
         return self.actor.country not in self.facts.votes and self.actor.person not in self.facts.voters.values()
+
+    def did_not_review(self, **_):
+        # The Co-Chairs arbitrate the Co-Managers' reviews: whoever gave one of this round's (a
+        # co-chair acting for an absent co-manager) leaves the guidance to the other co-chair.
+        return self.actor.person not in self.facts.voters.values()
 
     def both_endorsed(self, **_):
         return round_outcome(self.facts.votes) is RoundOutcome.ENDORSED
@@ -219,6 +224,10 @@ def _reason(facts: ProposalFacts, actor: Actor, action: ProposalAction) -> str |
         return "both co-managers must endorse the proposal in this round first"
     if action is ProposalAction.RESPOND:
         return "you have no open consultation on this proposal"
+    if action is ProposalAction.GIVE_GUIDANCE and actor.person in facts.voters.values():
+        seat = next(c for c, p in facts.voters.items() if p == actor.person)
+        return (f"you gave this round's review for the {seat} co-manager seat: the other Co-Chair gives the "
+                "guidance on it")
     if action is ProposalAction.REPLACE_STAKEHOLDER:
         return "every invited stakeholder has answered: there is nobody to replace"
     return None

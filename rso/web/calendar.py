@@ -26,7 +26,9 @@ async def feed(request: Request, token: str):
     except NotFound:
         return PlainTextResponse("No calendar at this address: it was renewed, or never existed.", status_code=404)
     return Response(body, media_type="text/calendar; charset=utf-8",
-                    headers={"content-disposition": 'inline; filename="rso-workflow-tasks.ics"'})
+                    headers={"content-disposition": 'inline; filename="rso-workflow-tasks.ics"',
+                             # the address is a secret, and the feed changes: no cache keeps a copy
+                             "cache-control": "no-store", "referrer-policy": "no-referrer"})
 
 
 @router.get("/account/calendar")

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
+from fastapi import Path as FastPath
 
 from rso.web import forms
 from rso.web.pages import _by_field, _posted, page, redirect
 from rso.web.session import require_user
 from services.engine import delegations
 from services.engine.errors import Forbidden, InvalidInput, NotFound
+from services.engine.listing import MAX_ID
 from states.common import Role
 
 router = APIRouter(include_in_schema=False)
@@ -70,7 +74,7 @@ async def name_delegate(request: Request):
 
 
 @router.post("/delegations/{delegation_id}/end")
-async def end_delegation(request: Request, delegation_id: int):
+async def end_delegation(request: Request, delegation_id: Annotated[int, FastPath(ge=1, le=MAX_ID)]):
     user, _ = await _posted(request)
     try:
         await delegations.end(request.app.state.services, user=user, delegation_id=delegation_id)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # takes no workflow decision.
 SEATED = frozenset({Role.CO_MANAGER.value, Role.CO_CHAIR.value})
 LONGEST_DAYS = 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # as every day of the API (`schemas.Day`)
 
 
 class Delegation(SQLModel, table=True):
@@ -154,7 +155,8 @@ async def away(uow: UnitOfWork, user: User) -> Away | None:
         return None
     today = uow.services.calendar.today(uow.now)
     q = (select(Delegation.ends_on, User.name).join(User, User.id == Delegation.delegate_id)
-         .where(Delegation.principal_id == user.id, _running(today)).order_by(Delegation.ends_on))
+         .where(Delegation.principal_id == user.id, _running(today), User.active.is_(True))
+         .order_by(Delegation.ends_on))
     rows = (await uow.session.exec(q)).all()
     if not rows:
         return None
@@ -205,6 +207,12 @@ async def _check(uow: UnitOfWork, principal: User, delegate: User, starts_on: da
         problems.append({"field": "delegate", "message": (
             f"{delegate.name} holds the other co-manager seat ({delegate.country}): nobody may hold both "
             "co-manager seats, so the two reviews stay two people's")})
+    for name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            problems.append({"field": name, "message": f"must be between {FIRST_DAY.isoformat()} and "
+                                                       f"{LAST_DAY.isoformat()}"})
+    if problems:
+        raise InvalidInput(problems)
     if ends_on < starts_on:
         problems.append({"field": "ends_on", "message": "must not be before starts_on"})
     elif ends_on < today:
@@ -250,6 +258,10 @@ async def create(svc: Services, *, user: User, delegate: str, starts_on: date, e
         if away_user.role not in SEATED:
             raise InvalidInput.one("principal", f"{away_user.name} holds no co-manager's or co-chair's seat")
         acting = await _user_by_email(uow, delegate, "delegate")
+        # Both people's rows locked (PostgreSQL) while the rules are checked and the row written:
+        # two namings at once of the same person away, or of the same delegate, take turns.
+        await uow.session.exec(select(User.id).where(User.id.in_([away_user.id, acting.id]))
+                               .order_by(User.id).with_for_update())
         await _check(uow, away_user, acting, starts_on, ends_on)
         d = Delegation(principal_id=away_user.id, delegate_id=acting.id, starts_on=starts_on, ends_on=ends_on,
                        created_by_id=user.id, created_at=uow.now)

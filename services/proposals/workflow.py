@@ -68,11 +68,13 @@ def _visible(user: User):
     return Proposal.submitted_at.is_not(None)
 
 
-# This round's votes of a proposal under review.
+# This round's votes of a proposal under review, or in the Co-Chairs' guidance (who cast them
+# matters there: a reviewer does not also give the guidance).
 VOTES = ExtraJoin(
     columns=(ReviewVote,),
     joins=((ReviewVote, and_(ReviewVote.proposal_id == Proposal.id, ReviewVote.round == Proposal.round,
-                             Proposal.state == ProposalState.CO_MANAGER_REVIEW.value)),),
+                             Proposal.state.in_([ProposalState.CO_MANAGER_REVIEW.value,
+                                                 ProposalState.CO_CHAIR_GUIDANCE.value]))),),
     collect=lambda found: sorted((v for (v,) in found), key=lambda v: v.id))
 
 

@@ -109,10 +109,12 @@ def test_the_two_keys_stay_two_peoples_hands(api):
     assert "one person gives at most one of the round's two reviews" in r["detail"]
     # The seat's own holder still votes: a split, for the co-chairs.
     api.act("cm_idn", ref, "review", recommendation="decline", comment="Out of scope.")
-    # Both seats at once: the co-chair's own (guidance) and the one covered (co-manager).
-    assert api.get("chair_aus", f"/proposals/{ref}").json()["available_actions"] == ["give_guidance"]
-    api.act("chair_aus", ref, "give_guidance", decision="approve", comment="On behalf of both co-chairs.")
-    assert last_event(api, ref)["actor"] == "Co-Chair AUS"  # in their own seat: no "for"
+    # Both seats: the co-chair gave the AUS review of this round, so the other co-chair arbitrates it.
+    assert api.get("chair_aus", f"/proposals/{ref}").json()["available_actions"] == []
+    r = api.act("chair_aus", ref, "give_guidance", expect=409, decision="approve", comment="Approved.")
+    assert "the other Co-Chair gives the guidance" in r["detail"]
+    api.act("chair_idn", ref, "give_guidance", decision="approve", comment="On behalf of both co-chairs.")
+    assert last_event(api, ref)["actor"] == "Co-Chair IDN"  # in their own seat: no "for"
 
 
 def test_an_expired_an_ended_and_an_admins_delegation(api):
@@ -204,3 +206,35 @@ def test_a_co_manager_replaces_an_invited_stakeholder_who_cannot_answer(api):
     assert api.get("iom", f"/proposals/{ref}/history").json()[-1]["arguments"] == {}
     assert api.act("unhcr", ref, "respond", position="concerns", comment="Protection safeguards.")["state"] == (
         "co_chair_guidance")
+
+
+def test_a_delegates_own_task_emails_stay_their_own_in_the_same_sweep(mail_api, smtp_inbox):
+    """One sweep sends the delegate the reminder of the task they cover and of their own: each
+    speaks for its own seat, each with its links."""
+    api, settings = mail_api
+    today = api.clock.today()
+    name(api, "cm_aus", "chair_aus", today, today + timedelta(days=60))
+    covered, own = submitted(api), submitted(api)
+    api.act("cm_aus", own, "review", recommendation="endorse")  # away, yet still acting in person
+    api.act("cm_idn", own, "review", recommendation="decline", comment="Out of scope.")  # split: guidance
+    due = date.fromisoformat(next(t for t in api.get("chair_aus", "/tasks").json()
+                                  if t["reference"] == own)["due_date"])
+    moment = TH.at(TH.add_business_days(due, 6), 12)  # past every reminder and escalation of both
+
+    async def run():
+        svc = build_services(settings)
+        try:
+            return await sweep(svc, moment)
+        finally:
+            await svc.dispose()
+    deliver_pass(settings)
+    smtp_inbox.messages.clear()
+    asyncio.run(run())
+    deliver_pass(settings, at=moment)
+    mine = {(m["Subject"].split(":")[0], covered in m["Subject"]): parts(m)[0]
+            for m in smtp_inbox.to(EMAIL["chair_aus"])}
+    reminder_own = mine[("Reminder, due " + (due.strftime("%A %-d %B %Y")), False)]
+    assert "acting for" not in reminder_own and "- Approve: " in reminder_own  # their own guidance
+    covered_reminders = [t for (s, c), t in mine.items() if c and s.startswith("Reminder")]
+    assert covered_reminders and all("You are acting for Co-Manager AUS" in t and "- Endorse: " in t
+                                     for t in covered_reminders)

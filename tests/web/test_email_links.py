@@ -120,3 +120,22 @@ def test_a_link_expires_30_days_after_the_due_date_and_a_delegates_acts_for_the_
     late = browser.get(idn["Endorse"])
     assert late.status_code == 410 and "expired" in late.text
     assert reviews(api, ref) == [("AUS", "endorse")]
+
+
+def test_a_nomination_is_accepted_from_the_email(world):
+    api, browser, settings, inbox = world
+    s = api.nominate()
+    api.s_act("tha", s["reference"], "submit")
+    deliver_pass(settings)
+    choices = links(inbox.to(ROSTER["cm_aus"]["email"])[0])
+    assert list(choices) == ["Accept", "Decline", "Request info"]
+    page = browser.get(choices["Accept"])
+    assert page.status_code == 200 and s["nominee"]["full_name"] in page.text
+    done = browser.post(choices["Accept"], {"comment": ""})
+    assert done.status_code == 200 and s["nominee"]["full_name"] in done.text
+    after = api.get("cm_idn", f"/secondments/{s['reference']}").json()
+    assert after["state"] == "arranging"
+    assert api.get("cm_idn", f"/secondments/{s['reference']}/history").json()[-1]["via"] == "email_link"
+    # the other co-manager's link for the same shared task: done already
+    other = links(inbox.to(ROSTER["cm_idn"]["email"])[0])
+    assert browser.get(other["Decline"]).status_code == 410
