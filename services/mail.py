@@ -76,11 +76,14 @@ class _People:
         self._names: dict[int, str] = {}
         # Per group of recipients (a task's seat, a role): a delegate's id -> whom they receive it for.
         self._seats: dict[tuple, dict[int, User]] = {}
+        self._away: dict[int, list[User]] | None = None
 
     async def _with_delegates(self, key: tuple, users: list[User]) -> list[User]:
         """These people, and after each one away today, those acting for them: the emails of
         someone away go to both."""
-        acting = await delegates_of(self.uow, [u.id for u in users])
+        if self._away is None:  # everyone away today and who acts for them: asked once a transaction
+            self._away = await delegates_of(self.uow, None)
+        acting = {u.id: self._away[u.id] for u in users if u.id in self._away}
         seats = self._seats[key] = {}
         if not acting:
             return users

@@ -45,9 +45,19 @@ class Link:
     value: str | None
 
 
+_CHOICES: dict[tuple[str, str], list[Choice]] = {}
+
+
 def choices(wf: Any, task_kind: str) -> list[Choice]:
     """What a task of this kind may be done with, from its lifecycle: one choice per value of
-    the action's routing argument, or the action alone (a final report)."""
+    the action's routing argument, or the action alone (a final report). Worked out once."""
+    key = (wf.kind, task_kind)
+    if key not in _CHOICES:
+        _CHOICES[key] = _choices(wf, task_kind)
+    return _CHOICES[key]
+
+
+def _choices(wf: Any, task_kind: str) -> list[Choice]:
     action = wf.task_actions.get(task_kind)
     if action is None:
         return []
@@ -65,9 +75,14 @@ def _task_names(task: Any) -> dict:
     return {"k": task.item_kind, "i": task.item_id, "tk": task.kind, "at": task.created_at.isoformat()}
 
 
-def sign(secret: str, *, user_id: int, task: Any, choice: Choice) -> str:
-    return Signer(secret, PURPOSE).sign({"u": user_id, **_task_names(task), "a": choice.action, "c": choice.value,
-                                         "n": secrets.token_urlsafe(6)})
+NO_CHOICE = "_"  # the variant of a link whose action has no routing argument
+
+
+def sign(secret: str, *, user_id: int, task: Any, choices_: list[Choice]) -> list[str]:
+    """One token per choice of the same task for the same recipient: the choice is the signed
+    variant of one payload (recipient, task, action, a nonce)."""
+    payload = {"u": user_id, **_task_names(task), "a": choices_[0].action, "n": secrets.token_urlsafe(6)}
+    return Signer(secret, PURPOSE).sign_each(payload, [c.value or NO_CHOICE for c in choices_])
 
 
 def url(base_url: str, token: str) -> str:
@@ -78,20 +93,23 @@ def links(secret: str | None, base_url: str, wf: Any, *, user_id: int, task: Any
     """The links of one task for one recipient, as an email's template lists them."""
     if not secret:
         return []
-    return [{"label": c.label, "url": url(base_url, sign(secret, user_id=user_id, task=task, choice=c))}
-            for c in choices(wf, task.kind)]
+    found = choices(wf, task.kind)
+    if not found:
+        return []
+    tokens = sign(secret, user_id=user_id, task=task, choices_=found)
+    return [{"label": c.label, "url": url(base_url, token)} for c, token in zip(found, tokens)]
 
 
 def read(secret: str, token: str) -> Link:
     """The link's request, or BadSignature (altered, cut short, or not an action link)."""
-    data = Signer(secret, PURPOSE).read(token)
+    data, variant = Signer(secret, PURPOSE).read_variant(token)
     try:
         by_id = data.get("t") is not None
         return Link(user_id=int(data["u"]), task_id=int(data["t"]) if by_id else None,
                     item_kind=None if by_id else str(data["k"]), item_id=None if by_id else int(data["i"]),
                     task_kind=None if by_id else str(data["tk"]),
                     opened_at=None if by_id else datetime.fromisoformat(data["at"]),
-                    action=str(data["a"]), value=None if data.get("c") is None else str(data["c"]))
+                    action=str(data["a"]), value=None if variant in (None, NO_CHOICE) else variant)
     except (KeyError, TypeError, ValueError):
         raise BadSignature("not an action link") from None
 

@@ -121,21 +121,23 @@ async def principals(uow: UnitOfWork, user: User) -> list[User]:
     return list((await uow.session.exec(q)).all())
 
 
-async def delegates_of(uow: UnitOfWork, ids: list[int]) -> dict[int, list[User]]:
-    """For each of these users away today, the active people acting for them."""
-    if not ids:
+async def delegates_of(uow: UnitOfWork, ids: list[int] | None) -> dict[int, list[User]]:
+    """For each of these users away today (None: everyone away), the active people acting for them."""
+    if ids is not None and not ids:
         return {}
     today = uow.services.calendar.today(uow.now)
     kept = await _kept(uow)
     if kept is not None:
         rows, people = kept
-        wanted, out = set(ids), {}
+        wanted, out = set(ids) if ids is not None else None, {}
         for p, d, a, b in sorted(rows, key=lambda r: r[1]):
-            if p in wanted and a <= today <= b and d in people and people[d].active:
+            if (wanted is None or p in wanted) and a <= today <= b and d in people and people[d].active:
                 out.setdefault(p, []).append(people[d])
         return out
     q = (select(Delegation.principal_id, User).join(User, User.id == Delegation.delegate_id)
-         .where(Delegation.principal_id.in_(ids), _running(today), User.active.is_(True)).order_by(User.id))
+         .where(_running(today), User.active.is_(True)).order_by(User.id))
+    if ids is not None:
+        q = q.where(Delegation.principal_id.in_(ids))
     found: dict[int, list[User]] = {}
     for pid, u in (await uow.session.exec(q)).all():
         found.setdefault(pid, []).append(u)
