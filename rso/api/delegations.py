@@ -2,11 +2,10 @@
 delegations one is part of, and ending one early. The rules are `services.engine.delegations`'."""
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Query
+from pydantic import Field
 
 from rso.api import errors
 from rso.api.deps import CurrentUser, JsonBody, ServicesDep
@@ -26,24 +25,7 @@ class DelegationCreate(Strict):
                                   description="for an admin: the email of the person away")
 
 
-class DelegationPublic(BaseModel):
-    id: int
-    principal: str
-    principal_email: str
-    delegate: str
-    delegate_email: str
-    starts_on: date
-    ends_on: date
-    status: str  # scheduled, active, over, ended
-    created_by: str
-    ended_at: datetime | None
-
-
-def _out(v: delegations.DelegationView) -> DelegationPublic:
-    return DelegationPublic(**{k: getattr(v, k) for k in DelegationPublic.model_fields})
-
-
-@router.post("/delegations", status_code=201, response_model=DelegationPublic,
+@router.post("/delegations", status_code=201, response_model=delegations.DelegationView,
              summary="Name someone to act for you (an admin: for someone) while away",
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": {"$ref": "#/components/schemas/DelegationCreate"}}}}})
@@ -52,19 +34,19 @@ async def create(svc: ServicesDep, user: CurrentUser, data: JsonBody):
     your task emails, and acts in your seat. 422 names the field and the reason: the other
     co-manager seat's holder can never be named, nor someone already acting in it then."""
     args = parse(DelegationCreate, data)
-    return _out(await delegations.create(svc, user=user, delegate=args.delegate, starts_on=args.starts_on,
-                                         ends_on=args.ends_on, principal=args.principal))
+    return await delegations.create(svc, user=user, delegate=args.delegate, starts_on=args.starts_on,
+                                    ends_on=args.ends_on, principal=args.principal)
 
 
-@router.get("/delegations", response_model=list[DelegationPublic], summary="The delegations you are part of")
+@router.get("/delegations", response_model=list[delegations.DelegationView], summary="The delegations you are part of")
 async def listing(svc: ServicesDep, user: CurrentUser,
                   include_past: Annotated[bool, Query(description="also those over or ended")] = False):
     """Those you named or act in (an admin: every one), not yet over unless `include_past`."""
-    return [_out(v) for v in await delegations.listing(svc, user=user, include_past=include_past)]
+    return await delegations.listing(svc, user=user, include_past=include_past)
 
 
-@router.delete("/delegations/{delegation_id}", response_model=DelegationPublic,
+@router.delete("/delegations/{delegation_id}", response_model=delegations.DelegationView,
                summary="End a delegation now")
 async def end(svc: ServicesDep, user: CurrentUser, delegation_id: Annotated[int, Path(ge=1, le=MAX_ID)]):
     """The person away, the delegate or an admin ends it: from now on the delegate no longer acts."""
-    return _out(await delegations.end(svc, user=user, delegation_id=delegation_id))
+    return await delegations.end(svc, user=user, delegation_id=delegation_id)

@@ -102,13 +102,16 @@ def fields(model: type[BaseModel], prefix: str = "", options: dict[str, list[tup
 
 def offer(fs: list[Field], choices: dict[str, list[tuple[str, str | None]]]) -> list[Field]:
     """Give the fields the choices the service says they may take now: a select keeps only
-    those of its options, a list becomes boxes to tick (a label None: the value's usual words)."""
+    those of its options, a single value becomes a select of them, a list becomes boxes to tick
+    (a label None: the value's usual words)."""
     for f in fs:
         if f.name not in choices:
             continue
         given = {value: text for value, text in choices[f.name]}
         if f.kind == "select":
             f.options = [(v, text) for v, text in f.options if v in given]
+        elif f.kind in ("text", "textarea"):  # one value of a list: chosen from it
+            f.kind, f.options = "select", [(v, text or label("choice", v)) for v, text in given.items()]
         else:
             f.kind, f.options = "checkboxes", [(v, text or label("choice", v)) for v, text in given.items()]
     return fs

@@ -515,8 +515,14 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
                         failed_action: str | None = None, action_values=None, action_errors=None, action_general=None,
                         comment_values=None, upload_problem: str | None = None, comment_problem: str | None = None):
         user = await require_user(request)
-        found = await wf.page(_svc(request), user=user, id_or_ref=ref,
-                              also=lambda uow, row: conversation.documents_of(uow, wf, user, row))
+        staff = user.role in delegations.SEATED or user.role == Role.ADMIN
+
+        async def also(uow, row):
+            # Who acts for whom on its open tasks, for RSO staff (others are not told who is away).
+            cover = await delegations.cover(uow, wf.kind, row.id) if staff else {}
+            return await conversation.documents_of(uow, wf, user, row), cover
+
+        found = await wf.page(_svc(request), user=user, id_or_ref=ref, also=also)
         item = found.item
         current = item.model_dump(mode="json")
         editable = {k: current.get(k) for k in wf.update_schema.model_fields if k in current}
@@ -535,10 +541,7 @@ def _item_pages(router: APIRouter, wf: Workflow) -> None:
         done = request.query_params.get("done")
         message = {"saved": t("item.saved"), "submitted": t("item.submitted")}.get(done or "") or (
             t("item.done", action=label("history", done)) if done else None)
-        docs = found.also
-        # who acts for whom on the open tasks, for RSO staff (others are not told who is away)
-        cover = await delegations.cover(_svc(request), [x.id for x in item.tasks]) if user.role in delegations.SEATED or \
-            user.role == Role.ADMIN else {}
+        docs, cover = found.also
         visited = {e.to_state for e in found.history} | {e.from_state for e in found.history if e.from_state}
         progress = wf.lifecycle.progress(item.state, visited)
         return page(request, "item.html", user=user, status=status, wf=wf, item=item, data=current,

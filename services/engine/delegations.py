@@ -16,12 +16,13 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlmodel import Field, SQLModel, select
 
 from services.engine.errors import Forbidden, InvalidInput, NotFound
 from services.engine.models import User, moment
 from services.engine.people import directory, normalise_email
-from services.engine.tasks import Task, people_for
+from services.engine.tasks import open_tasks_of, people_for
 from services.infra.db import utcnow
 from states.common import Role
 
@@ -52,8 +53,9 @@ class Delegation(SQLModel, table=True):
     ended_by_id: int | None = Field(default=None, foreign_key="users.id")
 
 
-@dataclass(frozen=True)
-class DelegationView:
+class DelegationView(BaseModel):
+    """A delegation as the API and the page show it."""
+
     id: int
     principal: str  # name
     principal_email: str
@@ -322,17 +324,14 @@ async def candidates(svc: Services, *, user: User) -> list[User]:
         return [u for u in (await uow.session.exec(q)).all() if u.id != user.id]
 
 
-async def cover(svc: Services, task_ids: list[int]) -> dict[int, list[str]]:
-    """For each of these tasks whose person is away today, who acts for whom, in words:
-    {task id: ["Co-Chair AUS for Co-Manager AUS"]} (an item's page shows it by the task)."""
+async def cover(uow: UnitOfWork, item_kind: str, item_id: int) -> dict[int, list[str]]:
+    """For each open task of an item whose person is away today, who acts for whom, in words:
+    {task id: ["Co-Chair AUS for Co-Manager AUS"]} (the item's page shows it by the task)."""
     out: dict[int, list[str]] = {}
-    if not task_ids:
-        return out
-    async with svc.uow(write=False) as uow:
-        for t in (await uow.session.exec(select(Task).where(Task.id.in_(task_ids)))).all():
-            people = await people_for(uow, t)
-            acting = await delegates_of(uow, [u.id for u in people])
-            words = [f"{d.name} for {u.name}" for u in people for d in acting.get(u.id, ())]
-            if words:
-                out[t.id] = words
+    for t in await open_tasks_of(uow, item_kind, [item_id]):
+        people = await people_for(uow, t)
+        acting = await delegates_of(uow, [u.id for u in people])
+        words = [f"{d.name} for {u.name}" for u in people for d in acting.get(u.id, ())]
+        if words:
+            out[t.id] = words
     return out

@@ -338,9 +338,12 @@ async def _choices(uow: UnitOfWork, loaded: Loaded, user: User, action: str) -> 
     if action == ProposalAction.OPEN_CONSULTATION:
         return {"stakeholders": named}
     pending = {t.assignee_id for t in loaded.tasks if t.kind == TaskKind.CONSULTATION and t.status == TaskStatus.OPEN}
+    p = loaded.item
+    invited = set((await uow.session.exec(select(Task.assignee_id).where(
+        Task.item_kind == ITEM, Task.item_id == p.id, Task.kind == TaskKind.CONSULTATION, Task.round == p.round))).all())
     ids = {u.email: u.id for u in found}
     return {"stakeholder": [c for c in named if ids[c[0]] in pending],
-            "replacement": [c for c in named if ids[c[0]] not in pending]}
+            "replacement": [c for c in named if ids[c[0]] not in invited]}
 
 
 # --- lists ----------------------------------------------------------------------------------

@@ -40,6 +40,17 @@ def submitted(api) -> str:
     return ref
 
 
+def sweep_at(settings, moment) -> None:
+    """One deadline sweep as of `moment`, as `rso sweep --now` runs it."""
+    async def run():
+        svc = build_services(settings)
+        try:
+            await sweep(svc, moment)
+        finally:
+            await svc.dispose()
+    asyncio.run(run())
+
+
 def later(api, days: int) -> None:
     """The service's clock `days` on, at 10:00 in Bangkok."""
     api.clock.now = api.clock() + timedelta(days=days)
@@ -157,7 +168,7 @@ def test_the_emails_of_someone_away_go_to_both(mail_api, smtp_inbox):
     today = api.clock.today()
     name(api, "cm_aus", "chair_aus", today, today + timedelta(days=40))
     name(api, "chair_idn", "cm_idn", today, today + timedelta(days=40))
-    ref = submitted(api)
+    submitted(api)
     deliver_pass(settings)
     assert len(smtp_inbox.to(EMAIL["cm_aus"])) == 1
     (copy,) = smtp_inbox.to(EMAIL["chair_aus"])
@@ -171,13 +182,7 @@ def test_the_emails_of_someone_away_go_to_both(mail_api, smtp_inbox):
     due = date.fromisoformat(api.get("cm_aus", "/tasks").json()[0]["due_date"])
     moment = TH.at(TH.add_business_days(due, 3), 12)
 
-    async def run():
-        svc = build_services(settings)
-        try:
-            return await sweep(svc, moment)
-        finally:
-            await svc.dispose()
-    asyncio.run(run())
+    sweep_at(settings, moment)
     deliver_pass(settings, at=moment)
     got = {who: sorted(m["Subject"].split(":")[0] for m in smtp_inbox.to(EMAIL[who]))
            for who in ("cm_aus", "chair_aus", "chair_idn", "cm_idn")}
@@ -221,15 +226,9 @@ def test_a_delegates_own_task_emails_stay_their_own_in_the_same_sweep(mail_api, 
                                   if t["reference"] == own)["due_date"])
     moment = TH.at(TH.add_business_days(due, 6), 12)  # past every reminder and escalation of both
 
-    async def run():
-        svc = build_services(settings)
-        try:
-            return await sweep(svc, moment)
-        finally:
-            await svc.dispose()
     deliver_pass(settings)
     smtp_inbox.messages.clear()
-    asyncio.run(run())
+    sweep_at(settings, moment)
     deliver_pass(settings, at=moment)
     mine = {(m["Subject"].split(":")[0], covered in m["Subject"]): parts(m)[0]
             for m in smtp_inbox.to(EMAIL["chair_aus"])}

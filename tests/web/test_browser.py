@@ -4,6 +4,7 @@ every page is kept under test-artifacts/screenshots/ (not committed)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
 import threading
@@ -41,13 +42,14 @@ def in_browser(scenario):
     asyncio.run(run())
 
 
-@pytest.fixture
-def service(settings):
-    """The app served over HTTP on a free port, as `rso serve` would."""
+@contextlib.contextmanager
+def served(settings, **update):
+    """The app served over HTTP on a free port, as `rso serve` would, its links to itself:
+    (its address, the settings it runs with)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    settings = settings.model_copy(update={**update, "base_url": f"http://127.0.0.1:{port}"})
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -55,9 +57,17 @@ def service(settings):
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the service did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
+    try:
+        yield f"http://127.0.0.1:{port}", settings
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+def service(settings):
+    with served(settings) as (base, _):
+        yield base
 
 
 class Person:

@@ -5,45 +5,27 @@ opened again is refused; an altered link too. Screenshots under test-artifacts/.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from rso.app import create_app
 from tests.conftest import ROSTER, Api
 from tests.test_emails import deliver_pass, parts
-from tests.web.test_browser import ARTIFACTS, _fresh, in_browser
+from tests.web.test_browser import ARTIFACTS, _fresh, in_browser, served
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def served(settings, mail_settings_for, clock):
+def live(settings, mail_settings_for, clock):
     """The service over HTTP with a real SMTP server, its emails' links pointing at it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    settings = mail_settings_for(settings).model_copy(update={"base_url": base})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the service did not start"
-        time.sleep(0.05)
-    with TestClient(create_app(settings, clock=clock)) as client:
+    with served(mail_settings_for(settings)) as (base, settings), TestClient(create_app(settings, clock=clock)) as client:
         yield base, Api(client, clock), settings
-    server.should_exit = True
-    thread.join(15)
 
 
-def test_a_co_manager_declines_from_the_email_in_a_browser_and_the_link_then_dies(served, smtp_inbox, db_kind):
-    base, api, settings = served
+def test_a_co_manager_declines_from_the_email_in_a_browser_and_the_link_then_dies(live, smtp_inbox, db_kind):
+    base, api, settings = live
     ref = api.create()["reference"]
     api.act("tha", ref, "submit")
     deliver_pass(settings)

@@ -57,3 +57,26 @@ def test_cover_while_away_through_the_pages(web, api):
     r = away.post(end_action.split('"')[0], {})
     assert "the delegation has ended" in r.text and "No delegation is scheduled" in r.text
     assert "You are acting for" not in acting.get("/tasks").text
+
+
+def test_a_co_manager_replaces_an_invitee_from_the_item_page(web, api):
+    ref = api.create()["reference"]
+    api.act("tha", ref, "submit")
+    api.act("cm_aus", ref, "review", recommendation="endorse")
+    api.act("cm_idn", ref, "review", recommendation="endorse")
+    api.act("cm_aus", ref, "open_consultation", stakeholders=[ROSTER["iom"]["email"], ROSTER["tip"]["email"]])
+    api.act("iom", ref, "respond", position="support")
+    b = web()
+    b.sign_in("cm_idn")
+    page = b.get(f"/proposals/{ref}").text
+    form = page[page.index('actions/replace_stakeholder"'):]
+    form = form[:form.index("</form>")]
+    # The invitee still to answer, to replace; the stakeholders not invited, to invite instead.
+    assert f'<option value="{ROSTER["tip"]["email"]}"' in form.split('name="replacement"')[0]
+    assert f'value="{ROSTER["iom"]["email"]}"' not in form
+    assert f'<option value="{ROSTER["unhcr"]["email"]}"' in form.split('name="replacement"')[1]
+    r = b.post(f"/proposals/{ref}/actions/replace_stakeholder",
+               {"stakeholder": ROSTER["tip"]["email"], "replacement": ROSTER["unhcr"]["email"], "version": "",
+                "comment": "The WG secretariat is between chairs."})
+    assert r.status_code == 200 and "Invited stakeholder replaced" in r.text
+    assert "UNHCR focal point" in r.text  # the open task, now theirs
