@@ -24,15 +24,18 @@ TEST_DAYS_DATABASES ?= sqlite
 
 # The whole suite, on SQLite and on PostgreSQL (started here if it is down), with the browser
 # tests in Debian's chromium (installed here if it is missing); then the tests marked `dates`
-# again as of each of TEST_DAYS. Any failure, or a run that finds no test, fails.
+# again as of each of TEST_DAYS, the days side by side (each on its own SQLite files and
+# ports), their output one day after the other. Any failure, or a run that finds no test, fails.
 test: $(STAMP)
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
-	@for day in $(TEST_DAYS); do echo "== the date-sensitive tests as of $$day"; \
-	  RSO_TEST_TODAY=$$day RSO_TEST_DATABASES=$(TEST_DAYS_DATABASES) $(VENV)/bin/python -m pytest -q -m dates \
-	  $(PYTEST_ARGS) || exit 1; done
+	@logs=$$(mktemp -d); for day in $(TEST_DAYS); do \
+	  ( RSO_TEST_TODAY=$$day RSO_TEST_DATABASES=$(TEST_DAYS_DATABASES) $(VENV)/bin/python -m pytest -q -m dates \
+	    -p no:cacheprovider $(PYTEST_ARGS) > $$logs/$$day.log 2>&1; echo $$? > $$logs/$$day.rc ) & done; wait; \
+	  failed=0; for day in $(TEST_DAYS); do echo "== the date-sensitive tests as of $$day"; cat $$logs/$$day.log; \
+	  test "$$(cat $$logs/$$day.rc)" = 0 || failed=1; done; rm -rf $$logs; exit $$failed
 
 bench-transitions: $(STAMP)
 	$(VENV)/bin/python -m bench.transitions $(BENCH_ARGS)

@@ -4,6 +4,7 @@ every page is kept under test-artifacts/screenshots/ (not committed)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 import re
 import socket
@@ -114,8 +115,12 @@ class Person:
 
 
 def _fresh(path: Path) -> Path:
+    """The screenshots' folder, emptied; as of another day (`make test`'s days run side by
+    side), a folder of that day's own."""
+    if day := os.environ.get("RSO_TEST_TODAY"):
+        path = path / day
     for old in path.glob("*.png"):
-        old.unlink()
+        old.unlink(missing_ok=True)
     return path
 
 
