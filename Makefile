@@ -23,14 +23,26 @@ TEST_DAYS ?= 2027-04-09 2026-12-31 2027-12-03
 TEST_DAYS_DATABASES ?= sqlite
 
 # The whole suite, on SQLite and on PostgreSQL (started here if it is down), with the browser
-# tests in Debian's chromium (installed here if it is missing); then the tests marked `dates`
+# tests in Debian's chromium (installed here if it is missing): one process a database, side
+# by side (the tests that use no database run with SQLite's; with RSO_TEST_DATABASES set, one
+# process runs what it names); then the tests marked `dates`
 # again as of each of TEST_DAYS, the days side by side (each on its own SQLite files and
 # ports), their output one day after the other. Any failure, or a run that finds no test, fails.
 test: $(STAMP)
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+ifeq ($(RSO_TEST_DATABASES),)
+	@log=$$(mktemp); \
+	  ( RSO_TEST_DATABASES=postgresql RSO_TEST_ONLY_DATABASE_TESTS=1 $(VENV)/bin/python -m pytest -q \
+	    -p no:cacheprovider $(PYTEST_ARGS) > $$log 2>&1 ) & pg=$$!; \
+	  echo "== SQLite, and every test that uses no database (PostgreSQL's run alongside, printed after)"; \
+	  RSO_TEST_DATABASES=sqlite $(VENV)/bin/python -m pytest $(PYTEST_ARGS); lite=$$?; \
+	  wait $$pg; pgrc=$$?; echo "== PostgreSQL"; cat $$log; rm -f $$log; \
+	  test $$lite = 0 && test $$pgrc = 0
+else
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+endif
 	@logs=$$(mktemp -d); for day in $(TEST_DAYS); do \
 	  ( RSO_TEST_TODAY=$$day RSO_TEST_DATABASES=$(TEST_DAYS_DATABASES) $(VENV)/bin/python -m pytest -q -m dates \
 	    -p no:cacheprovider $(PYTEST_ARGS) > $$logs/$$day.log 2>&1; echo $$? > $$logs/$$day.rc ) & done; wait; \

@@ -65,12 +65,20 @@ ROSTER = {
 }
 
 
+# `make test` runs the suite as two processes side by side, one a database: the second one
+# (RSO_TEST_ONLY_DATABASE_TESTS=1) leaves out the tests that use no database, run by the first.
+ONLY_DATABASE_TESTS = os.environ.get("RSO_TEST_ONLY_DATABASE_TESTS") == "1"
+
+
 def pytest_collection_modifyitems(config, items):
-    """A PostgreSQL-only scenario is not collected for SQLite (rather than skipped)."""
+    """A PostgreSQL-only scenario is not collected for SQLite (rather than skipped); with
+    RSO_TEST_ONLY_DATABASE_TESTS=1, a test that uses no database is not collected either."""
     kept = []
     for item in items:
         spec = getattr(item, "callspec", None)
         if item.get_closest_marker("postgresql_only") and spec and spec.params.get("db_template") == "sqlite":
+            continue
+        if ONLY_DATABASE_TESTS and "db_template" not in getattr(item, "fixturenames", ()):
             continue
         kept.append(item)
     items[:] = kept

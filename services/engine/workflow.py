@@ -454,8 +454,10 @@ class Workflow:
         return self.public_schema(**shared, **self.view(loaded), available_actions=self.available(loaded, user, seats),
                                   tasks=open_tasks)
 
-    async def _view(self, uow: UnitOfWork, loaded: Loaded, user: User) -> BaseModel:
-        seats = await delegations.principals(uow, user)
+    async def _view(self, uow: UnitOfWork, loaded: Loaded, user: User, seats: list[User] | None = None) -> BaseModel:
+        """The item as `user` sees it (`seats`: whom they act for today, if already read)."""
+        if seats is None:
+            seats = await delegations.principals(uow, user)
         view = self.present(uow.services, loaded, user, await tasks.assignee_names(uow, loaded.tasks, user), uow.now,
                             seats)
         if self.staff_details and is_staff(user):
@@ -483,10 +485,11 @@ class Workflow:
         reads of the item (its row given) in the same transaction."""
         async with svc.uow(write=False) as uow:
             loaded = await self.load(uow, user, id_or_ref)
-            view = await self._view(uow, loaded, user)
+            seats = await delegations.principals(uow, user)
+            view = await self._view(uow, loaded, user, seats)
             history = [self._history_view(e, user) for e in await items.history(uow, self.kind, loaded.item.id)
                        if _shown(e, user)]
-            facts, seats = self.facts(loaded), await delegations.principals(uow, user)
+            facts = self.facts(loaded)
             choices, acting_for = {}, {}
             for action in view.available_actions:
                 seat = self.seat_of(loaded, user, seats, action)
