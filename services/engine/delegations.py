@@ -291,7 +291,10 @@ def _mine(user: User):
 
 async def listing(svc: Services, *, user: User, include_past: bool = False) -> list[DelegationView]:
     """The delegations `user` is part of (an admin: all): those not over yet, soonest first;
-    with `include_past`, every one."""
+    with `include_past`, every one. Forbidden to anyone else: member states and stakeholders
+    neither cover nor are covered."""
+    if user.role not in SEATED and user.role != Role.ADMIN:
+        raise Forbidden("cover while away is for co-managers, co-chairs and admins")
     async with svc.uow(write=False) as uow:
         q = select(Delegation).where(_mine(user))
         if not include_past:

@@ -134,6 +134,7 @@ def test_an_expired_an_ended_and_an_admins_delegation(api):
     assert name(api, "admin", "chair_idn", today, today, expect=422)["errors"][0]["field"] == "principal"
     name(api, "cm_idn", "chair_idn", today, today + timedelta(days=2), expect=403, principal=EMAIL["cm_aus"])
     name(api, "tha", "chair_idn", today, today + timedelta(days=2), expect=403)
+    assert api.get("tha", "/delegations").status_code == 403 and api.get("iom", "/delegations").status_code == 403
     d = name(api, "admin", "chair_idn", today, today + timedelta(days=1), principal=EMAIL["cm_aus"])
     assert (d["principal"], d["created_by"]) == ("Co-Manager AUS", "Admin")
     ref = submitted(api)

@@ -21,6 +21,9 @@ def test_cover_while_away_through_the_pages(web, api):
     ref = api.create()["reference"]
     api.act("tha", ref, "submit")
 
+    member = web()
+    member.sign_in("tha")
+    assert member.get("/delegations").status_code == 403  # member states neither cover nor are covered
     away = web()
     away.sign_in("cm_aus")
     page = away.get("/delegations")
