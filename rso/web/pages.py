@@ -70,7 +70,8 @@ def nav(user: User | None) -> list[tuple[str, str]]:
                                ("/delegations", "nav.delegations")],
              Role.STAKEHOLDER: [("/tasks", "nav.invitations")],
              Role.CO_CHAIR: [("/tasks", "nav.guidance"), ("/dashboard", "nav.dashboard"), ("/proposals", "nav.proposals"),
-                             ("/reports", "nav.reports"), ("/delegations", "nav.delegations")],
+                             ("/secondments", "nav.secondments"), ("/reports", "nav.reports"),
+                             ("/delegations", "nav.delegations")],
              Role.ADMIN: [("/admin", "nav.admin"), ("/dashboard", "nav.dashboard"), ("/proposals", "nav.proposals"),
                           ("/secondments", "nav.secondments"), ("/reports", "nav.reports"),
                           ("/delegations", "nav.delegations")]}

@@ -70,6 +70,10 @@ class DelegationView(BaseModel):
     ended_at: datetime | None
 
 
+def _day(d: date) -> str:
+    return d.strftime("%-d %B %Y")
+
+
 def seat_words(user: User) -> str:
     """"the Australian co-manager's seat"-like words: "co-manager (AUS)"."""
     return f"{user.role.replace('_', '-')} ({user.country})" if user.country else user.role.replace("_", "-")
@@ -210,7 +214,7 @@ async def _check(uow: UnitOfWork, principal: User, delegate: User, starts_on: da
           and delegate.country != principal.country):
         problems.append({"field": "delegate", "message": (
             f"{delegate.name} holds the other co-manager seat ({delegate.country}): nobody may hold both "
-            "co-manager seats, so the two reviews stay two people's")})
+            "co-manager seats, so the two reviews stay two people's.")})
     for name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
         if not FIRST_DAY <= day <= LAST_DAY:
             problems.append({"field": name, "message": f"must be between {FIRST_DAY.isoformat()} and "
@@ -218,9 +222,9 @@ async def _check(uow: UnitOfWork, principal: User, delegate: User, starts_on: da
     if problems:
         raise InvalidInput(problems)
     if ends_on < starts_on:
-        problems.append({"field": "ends_on", "message": "must not be before starts_on"})
+        problems.append({"field": "ends_on", "message": "must not be before the first day (starts_on)"})
     elif ends_on < today:
-        problems.append({"field": "ends_on", "message": f"is in the past: today is {today.isoformat()}"})
+        problems.append({"field": "ends_on", "message": f"is in the past: today is {_day(today)}"})
     elif (ends_on - starts_on).days + 1 > LONGEST_DAYS:
         problems.append({"field": "ends_on", "message": f"a delegation lasts at most {LONGEST_DAYS} days"})
     if problems:
@@ -232,7 +236,7 @@ async def _check(uow: UnitOfWork, principal: User, delegate: User, starts_on: da
     if (row := (await uow.session.exec(q)).first()) is not None:
         d, name = row
         raise InvalidInput.one("starts_on", (
-            f"{name} already acts for {principal.name} from {d.starts_on.isoformat()} to {d.ends_on.isoformat()}: "
+            f"{name} already acts for {principal.name} from {_day(d.starts_on)} to {_day(d.ends_on)}: "
             "end that delegation first, or choose days outside it"))
     if principal.role == Role.CO_MANAGER:
         # The delegate must not hold the other co-manager seat on any day of the period.
@@ -243,7 +247,7 @@ async def _check(uow: UnitOfWork, principal: User, delegate: User, starts_on: da
             d, held = row
             raise InvalidInput.one("delegate", (
                 f"{delegate.name} acts for {held.name} in the other co-manager seat ({held.country}) from "
-                f"{d.starts_on.isoformat()} to {d.ends_on.isoformat()}: nobody may hold both co-manager seats"))
+                f"{_day(d.starts_on)} to {_day(d.ends_on)}: nobody may hold both co-manager seats."))
 
 
 async def create(svc: Services, *, user: User, delegate: str, starts_on: date, ends_on: date,
@@ -321,20 +325,22 @@ async def end(svc: Services, *, user: User, delegation_id: int) -> DelegationVie
 
 
 async def candidates(svc: Services, *, user: User) -> list[User]:
-    """Who may be named to act (active co-managers and co-chairs), for a page's choice."""
+    """Who may be named to act for `user` (active co-managers and co-chairs, not the holder of
+    the other co-manager seat), for a page's choice; an admin's: all of them."""
     async with svc.uow(write=False) as uow:
         q = select(User).where(User.active.is_(True), User.role.in_(SEATED)).order_by(User.role, User.name)
-        return [u for u in (await uow.session.exec(q)).all() if u.id != user.id]
+        return [u for u in (await uow.session.exec(q)).all() if u.id != user.id and not (
+            user.role == Role.CO_MANAGER and u.role == Role.CO_MANAGER and u.country != user.country)]
 
 
 async def cover(uow: UnitOfWork, item_kind: str, item_id: int) -> dict[int, list[str]]:
     """For each open task of an item whose person is away today, who acts for whom, in words:
-    {task id: ["Co-Chair AUS for Co-Manager AUS"]} (the item's page shows it by the task)."""
+    {task id: ["Co-Manager AUS is away, Co-Chair AUS acts"]} (the item's page shows it by the task)."""
     out: dict[int, list[str]] = {}
     for t in await open_tasks_of(uow, item_kind, [item_id]):
         people = await people_for(uow, t)
         acting = await delegates_of(uow, [u.id for u in people])
-        words = [f"{d.name} for {u.name}" for u in people for d in acting.get(u.id, ())]
+        words = [f"{u.name} is away, {d.name} acts" for u in people for d in acting.get(u.id, ())]
         if words:
             out[t.id] = words
     return out

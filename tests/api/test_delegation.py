@@ -102,7 +102,7 @@ def test_the_two_keys_stay_two_peoples_hands(api):
     refused("cm_aus", "cm_idn", today, week, "delegate", "other co-manager seat")
     refused("cm_aus", "tha", today, week, "delegate", "only a co-manager or a co-chair")
     refused("cm_aus", "cm_aus", today, week, "delegate", "yourself")
-    refused("cm_aus", "chair_aus", week, today, "ends_on", "must not be before starts_on")
+    refused("cm_aus", "chair_aus", week, today, "ends_on", "must not be before the first day")
     refused("cm_aus", "chair_aus", today - timedelta(days=9), today - timedelta(days=2), "ends_on", "past")
     name(api, "cm_aus", "chair_aus", today, week)
     # Overlapping: one acting person at a time, and nobody in both co-manager seats on any day.

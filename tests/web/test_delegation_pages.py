@@ -48,7 +48,8 @@ def test_cover_while_away_through_the_pages(web, api):
     inbox = acting.get("/tasks")
     assert "You are acting for Co-Manager AUS today" in inbox.text and "for Co-Manager AUS</span>" in inbox.text
     item = acting.get(f"/proposals/{ref}")
-    assert "away: Co-Chair AUS for Co-Manager AUS" in away.get(f"/proposals/{ref}").text  # by the AUS review task
+    assert "Co-Manager AUS is away, Co-Chair AUS acts" in away.get(f"/proposals/{ref}").text  # by the AUS review
+    assert ROSTER["cm_idn"]["email"] not in away.get("/delegations").text  # the other seat's holder: not offered
     assert "Record your recommendation" in item.text and "for Co-Manager AUS</span>" in item.text
     r = acting.post(f"/proposals/{ref}/actions/review", {"recommendation": "endorse", "version": "", "comment": ""})
     assert r.status_code == 200, r.text
