@@ -163,8 +163,39 @@ def _seat(seats: dict[int, User], user: User) -> User:
     return seats.get(user.id, user)
 
 
+def _delegation_messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent) -> list[dict]:
+    """A delegation named or ended: the delegate is told, and the person away when someone
+    else (an admin) did it for them."""
+    d = event.data
+    principal, delegate, by = d["principal"], d["delegate"], d["by"]
+    days = f"from {_day_words(d['starts_on'])} to {_day_words(d['ends_on'])}"
+    if d["ended"]:
+        subject = f"You no longer act for {principal.name}"
+        told = [(delegate, f"{by.name} has ended the delegation by which you acted for {principal.name} {days}. "
+                           f"Their tasks are no longer in your inbox.")]
+    else:
+        subject = f"You act for {principal.name} {days}"
+        seat = f"{principal.role.replace('_', '-')}{', ' + principal.country if principal.country else ''}"
+        whom = "them" if by.id == principal.id else principal.name
+        told = [(delegate, f"{principal.name if by.id == principal.id else by.name} ({seat if by.id == principal.id else by.role})"
+                           f" has named you to act for {whom} {days}, both days included. "
+                           f"During that time their tasks are in your inbox too, marked \"for {principal.name}\", "
+                           f"their task emails come to you as well, and you act in their seat.")]
+    if by.id != principal.id:
+        told.append((principal, f"{by.name} has {'ended the delegation' if d['ended'] else 'named ' + delegate.name + ' to act for you'} "
+                                f"{days}."))
+    link = f"{settings.base_url.rstrip('/')}/delegations"
+    return [outbox_row(settings, uow.now, event_key=f"{event.key}:{user.email}", template="delegation", to=user,
+                       subject=subject if user is delegate else f"Cover while you are away: {delegate.name}",
+                       context={"delegation_sentence": sentence, "link": link,
+                                "link_text": "See cover while away in RSO Workflow"})
+            for user, sentence in told if user.active]
+
+
 async def _messages(uow: UnitOfWork, settings: MailSettings, event: DomainEvent, people: _People) -> list[dict]:
     """The outbox rows of the emails one event causes, one per recipient."""
+    if event.name == EventName.DELEGATED:
+        return _delegation_messages(uow, settings, event)
     wf = uow.services.workflows.get(event.item_kind)
     if wf is None:
         return []

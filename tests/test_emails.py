@@ -251,6 +251,7 @@ def test_every_template_renders_in_both_parts_with_realistic_data(template):
                    decision_sentence="Your proposal has been approved.", conditions="Pilot with two member states.",
                    item_label="proposal", next_step="The two RSO Co-Managers will now review it.",
                    milestone_sentence="The secondment has started.",
+                   delegation_sentence="Ms Jane Doe has named you to act for her from 7 to 18 December 2026.",
                    details=[("Start", "Monday 4 January 2027"), ("End", "Friday 30 April 2027")],
                    day="Tuesday 16 March 2027", count=1, overdue=1, author_name="Ms Jane Doe (Co-Manager, AUS)",
                    comment_sentence="Ms Jane Doe commented on a proposal of yours.",

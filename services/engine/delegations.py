@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from sqlmodel import Field, SQLModel, select
 
 from services.engine.errors import Forbidden, InvalidInput, NotFound
+from services.engine.events import DomainEvent, EventName
 from services.engine.models import User, moment
 from services.engine.people import directory, normalise_email
 from services.engine.tasks import open_tasks_of, people_for
@@ -275,6 +276,9 @@ async def create(svc: Services, *, user: User, delegate: str, starts_on: date, e
                        created_by_id=user.id, created_at=uow.now)
         uow.session.add(d)
         await uow.session.flush()
+        uow.emit(DomainEvent(EventName.DELEGATED, "delegation", d.id, "", {
+            "principal": away_user, "delegate": acting, "by": user, "starts_on": starts_on, "ends_on": ends_on,
+            "ended": False}))
         (view,) = await _views(uow, [d])
         await uow.commit()
     _changed(svc)
@@ -317,6 +321,11 @@ async def end(svc: Services, *, user: User, delegation_id: int) -> DelegationVie
             raise NotFound(f"delegation {delegation_id}")
         if d.ended_at is None and d.ends_on >= svc.calendar.today(uow.now):
             d.ended_at, d.ended_by_id = uow.now, user.id
+            people = {u.id: u for u in (await uow.session.exec(
+                select(User).where(User.id.in_([d.principal_id, d.delegate_id])))).all()}
+            uow.emit(DomainEvent(EventName.DELEGATED, "delegation", d.id, "", {
+                "principal": people[d.principal_id], "delegate": people[d.delegate_id], "by": user,
+                "starts_on": d.starts_on, "ends_on": d.ends_on, "ended": True}))
         await uow.session.flush()
         (view,) = await _views(uow, [d])
         await uow.commit()

@@ -18,6 +18,9 @@ class EventName(StrEnum):
     COMMENTED = "commented"  # a comment on an item: {"body", "visibility", "author_id", "author_name", "from_staff"}
     REMINDER = "reminder"  # of an open task, by the sweep: {"task", "seq"}
     ESCALATION = "escalation"  # of an overdue task, by the sweep: {"task", "seq", "overdue_business_days"}
+    # Someone named to act for another, or no longer ("delegation", its id):
+    # {"principal", "delegate", "by" (users), "starts_on", "ends_on" (dates), "ended" (bool)}
+    DELEGATED = "delegated"
 
 
 @dataclass(frozen=True)

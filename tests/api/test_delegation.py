@@ -169,6 +169,12 @@ def test_the_emails_of_someone_away_go_to_both(mail_api, smtp_inbox):
     today = api.clock.today()
     name(api, "cm_aus", "chair_aus", today, today + timedelta(days=40))
     name(api, "chair_idn", "cm_idn", today, today + timedelta(days=40))
+    deliver_pass(settings)  # the delegates are told; the ones away named them, and hear nothing
+    (told,) = smtp_inbox.to(EMAIL["chair_aus"])
+    assert told["Subject"].startswith("You act for Co-Manager AUS from ")
+    assert "Co-Manager AUS (co-manager, AUS) has named you to act for them from " in parts(told)[0]
+    assert smtp_inbox.to(EMAIL["cm_aus"]) == [] and len(smtp_inbox.to(EMAIL["cm_idn"])) == 1
+    smtp_inbox.messages.clear()
     submitted(api)
     deliver_pass(settings)
     assert len(smtp_inbox.to(EMAIL["cm_aus"])) == 1
