@@ -157,12 +157,13 @@ async def open_link(svc: Services, *, secret: str, token: str, signed_in: User |
         item = await wf.get(svc, user=recipient, id_or_ref=task.item_id)
     except NotFound:
         raise LinkRefused("foreign", "This link's item is not one you may see any more.") from None
+    action = wf.lifecycle.actions(link.action)
     if link.action not in item.available_actions:
         # The task is open and theirs, yet the lifecycle says not now (a co-chair who gave one of
         # the round's reviews for an absent co-manager leaves the guidance to the other).
-        raise LinkRefused("foreign", f"You cannot {wf.lifecycle.actions(link.action).value.replace('_', ' ')} "
+        raise LinkRefused("foreign", f"You cannot {action.value.replace('_', ' ')} "
                                      "this now: sign in to see why and what you can do.")
-    model = wf.arguments[wf.lifecycle.actions(link.action)]
+    model = wf.arguments[action]
     choice = next(c for c in action_links.choices(wf, task.kind) if (c.action, c.value) == (link.action, link.value))
     return LinkPage(recipient=recipient, task=task, wf=wf, item=item, title=title, action=link.action,
                     field=choice.field,

@@ -168,22 +168,26 @@ def _delegation_messages(uow: UnitOfWork, settings: MailSettings, event: DomainE
     else (an admin) did it for them."""
     d = event.data
     principal, delegate, by = d["principal"], d["delegate"], d["by"]
+    by_themselves = by.id == principal.id
     days = f"from {_day_words(d['starts_on'])} to {_day_words(d['ends_on'])}"
     if d["ended"]:
         subject = f"You no longer act for {principal.name}"
         told = [(delegate, f"{by.name} has ended the delegation by which you acted for {principal.name} {days}. "
                            f"Their tasks are no longer in your inbox.")]
+        to_principal = f"{by.name} has ended the delegation {days}."
     else:
         subject = f"You act for {principal.name} {days}"
-        seat = f"{principal.role.replace('_', '-')}{', ' + principal.country if principal.country else ''}"
-        whom = "them" if by.id == principal.id else principal.name
-        told = [(delegate, f"{principal.name if by.id == principal.id else by.name} ({seat if by.id == principal.id else by.role})"
-                           f" has named you to act for {whom} {days}, both days included. "
-                           f"During that time their tasks are in your inbox too, marked \"for {principal.name}\", "
-                           f"their task emails come to you as well, and you act in their seat.")]
-    if by.id != principal.id:
-        told.append((principal, f"{by.name} has {'ended the delegation' if d['ended'] else 'named ' + delegate.name + ' to act for you'} "
-                                f"{days}."))
+        if by_themselves:
+            country = f", {principal.country}" if principal.country else ""
+            named_by = f"{principal.name} ({principal.role.replace('_', '-')}{country}) has named you to act for them"
+        else:
+            named_by = f"{by.name} ({by.role}) has named you to act for {principal.name}"
+        told = [(delegate, f"{named_by} {days}, both days included. During that time their tasks are in your inbox "
+                           f"too, marked \"for {principal.name}\", their task emails come to you as well, and you act "
+                           f"in their seat.")]
+        to_principal = f"{by.name} has named {delegate.name} to act for you {days}."
+    if not by_themselves:
+        told.append((principal, to_principal))
     link = f"{settings.base_url.rstrip('/')}/delegations"
     return [outbox_row(settings, uow.now, event_key=f"{event.key}:{user.email}", template="delegation", to=user,
                        subject=subject if user is delegate else f"Cover while you are away: {delegate.name}",
